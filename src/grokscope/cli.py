@@ -1,0 +1,205 @@
+"""The ``grokscope`` command. Heavy imports (torch, pandas, matplotlib) happen inside commands so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="grokscope: reproduce, intervene on and measure grokking.")
+
+SET_HELP = "override a config field, e.g. --set optim.lr=3e-3 (repeatable)"
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+@app.command()
+def presets() -> None:
+    """List the named configs and the behaviour to expect from each."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .presets import PRESETS
+
+    table = Table(title="grokscope presets", show_lines=True)
+    table.add_column("name", style="bold")
+    table.add_column("what it is")
+    table.add_column("what to expect")
+    for p in PRESETS.values():
+        table.add_row(p.name, escape(p.summary), escape(p.expect))
+    _console().print(table)
+
+
+def _progress_callback(total: int, members: int) -> tuple[Any, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("[bold]step"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.fields[stats]}"), console=_console(stderr=True), transient=False)
+    task = progress.add_task("train", total=total, stats="")
+
+    def on_eval(step: int, values: dict[str, list[float]]) -> None:
+        def rng(name: str, fmt: str) -> str:
+            v = values.get(name)
+            if not v:
+                return "-"
+            return format(min(v), fmt) if members == 1 else f"{min(v):{fmt}}..{max(v):{fmt}}"
+
+        stats = f"train {rng('train/acc', '.3f')}  test {rng('test/acc', '.3f')}  ||W|| {rng('norm/total', '.1f')}"
+        progress.update(task, completed=step, stats=stats)
+
+    return progress, on_eval
+
+
+def _train_with_progress(fn: Any, cfg: Any, quiet: bool, **kwargs: Any) -> Any:
+    if quiet:
+        return fn(**kwargs)
+    progress, on_eval = _progress_callback(cfg.train.steps, len(cfg.member_table()))
+    with progress:
+        return fn(on_eval=on_eval, **kwargs)
+
+
+@app.command()
+def run(
+    config: str = typer.Argument(..., help="preset name (see `grokscope presets`) or a TOML/YAML config file"),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    out: Path = typer.Option(Path("runs"), "--out", help="parent directory of the run directory"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    threads: Optional[int] = typer.Option(None, help="torch threads (default 1: small models lose to thread contention)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Train a config; live progress, then a per-member summary and curves.png in the run directory."""
+    from . import api
+    from .config import load_config
+
+    cfg = load_config(config, set_)
+    r = _train_with_progress(api.run, cfg, quiet, config=cfg, out=out, device=device, threads=threads)
+    _summary(r)
+
+
+@app.command()
+def resume(
+    run_dir: Path = typer.Argument(..., help="run directory"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    threads: Optional[int] = typer.Option(None, help="torch threads (use the same as the original run for identical metrics)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Continue an interrupted run (even one killed with -9) from its last saved state."""
+    from . import api
+
+    r = api.Run(run_dir)
+    if r.complete:
+        _console(stderr=True).print(f"{run_dir} is already complete")
+    else:
+        r = _train_with_progress(api.resume, r.config, quiet, path=run_dir, device=device, threads=threads)
+    _summary(r)
+
+
+def _final_values(r: Any) -> dict[int, dict[str, float]]:
+    df = r.metrics()
+    if df.empty:
+        return {}
+    last = df[df.step == df.step.max()]
+    return {int(m): dict(zip(g.metric, g.value)) for m, g in last.groupby("member")}
+
+
+def _summary_rows(r: Any) -> list[dict[str, Any]]:
+    finals = _final_values(r)
+    members = {m["member"]: m for m in r.members}
+    rows = []
+    for e in r.events:
+        m = e["member"]
+        extra = {k: v for k, v in members.get(m, {}).items() if k not in ("member", "seed", "init_seed", "split_seed")}
+        rows.append({**e, "vary": extra, "final": finals.get(m, {})})
+    return rows
+
+
+def _summary(r: Any) -> None:
+    from rich.table import Table
+
+    meta = r.meta
+    rows = _summary_rows(r)
+    table = Table(title=f"{r.path}  ({meta.get('status')}, {meta.get('steps_done')} steps, "
+                        f"{meta.get('train_seconds', '?')} s, {meta.get('steps_per_second', '?')} steps/s)")
+    for col in ("member", "seed", "vary", "T_mem", "T_grok", "delay", "train acc", "test acc", "||W||"):
+        table.add_column(col, justify="right")
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None else str(v)
+
+    for row in rows:
+        f = row["final"]
+        t_grok = fmt(row["t_grok"]) if not row["censored"] else f"censored@{row['budget']}"
+        table.add_row(str(row["member"]), str(row["seed"]), " ".join(f"{k.split('.')[-1]}={v}" for k, v in row["vary"].items()),
+                      fmt(row["t_mem"]), t_grok, fmt(row["delay"]), f"{f.get('train/acc', float('nan')):.3f}",
+                      f"{f.get('test/acc', float('nan')):.3f}", f"{f.get('norm/total', float('nan')):.1f}")
+    con = _console()
+    con.print(table)
+    if (r.path / "curves.png").is_file():
+        con.print(f"curves: {r.path / 'curves.png'}")
+
+
+@app.command()
+def show(
+    run_dir: Path = typer.Argument(..., help="run directory"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Summarise a run: per-member T_mem, T_grok, delay, censoring and final metrics."""
+    from . import api
+
+    r = api.Run(run_dir)
+    if as_json:
+        doc = {"run_id": r.path.name, "path": str(r.path), "status": r.meta.get("status"), "meta": r.meta,
+               "config": r.config.model_dump(mode="json"), "members": _summary_rows(r)}
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    else:
+        _summary(r)
+
+
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="run directory"),
+    out: Optional[Path] = typer.Option(None, help="output PNG (default: RUN/curves.png)"),
+) -> None:
+    """(Re)draw curves.png: accuracy and loss on a log-step axis, weight norm on a twin axis, T_mem/T_grok."""
+    from . import api
+    from .report.curves import plot_run
+
+    r = api.Run(run_dir)
+    path = plot_run(r, out or r.path / "curves.png")
+    _console().print(f"wrote {path}")
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line on stderr and exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except UserError as e:
+        sys.stderr.write(f"error: {e}\n")
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted; continue with `grokscope resume RUN`\n")
+        raise SystemExit(130) from None
+    except Exception as e:
+        # click's usage errors (typer may vendor click, so match by shape, not by class)
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            sys.stderr.write(f"error: {e.format_message()}\n")
+            raise SystemExit(2) from None
+        if type(e).__name__ == "Abort":
+            sys.stderr.write("aborted\n")
+            raise SystemExit(130) from None
+        raise
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""The typed run configuration: one documented field per knob, validated before anything runs.
+
+A config is a nested mapping (TOML/YAML file, preset, or Python dict) with sections ``task``, ``model``,
+``optim``, ``loss``, ``train``, ``eval``, ``intervene``, ``members`` and ``checkpoint``. ``task.name`` and
+``model.name`` pick the registered task and model; their other fields are the ones that task/model declares.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import UserError
+from .models import MODEL_CONFIGS
+from .tasks import TASK_CONFIGS
+
+TaskConfig = Annotated[Union[TASK_CONFIGS], Field(discriminator="name")]  # type: ignore[valid-type]
+ModelConfig = Annotated[Union[MODEL_CONFIGS], Field(discriminator="name")]  # type: ignore[valid-type]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GrokfastConfig(Section):
+    """Grokfast gradient filters (Lee et al. 2024): g <- g + lamb·filter(g)."""
+
+    kind: Literal["none", "ema", "ma"] = Field("none", description="none, EMA filter, or moving-average filter")
+    alpha: float = Field(0.98, ge=0.0, lt=1.0, description="EMA momentum: ema <- alpha·ema + (1-alpha)·g")
+    lamb: float = Field(2.0, ge=0.0, description="amplification of the slow gradient")
+    window: int = Field(100, ge=1, description="MA window length in steps")
+
+
+class OptimConfig(Section):
+    name: Literal["adamw", "adam", "sgd"] = Field("adamw", description="adamw: decoupled decay; adam/sgd: L2 in the gradient")
+    lr: float = Field(1e-3, gt=0.0, description="learning rate (per member via members.vary)")
+    wd: float = Field(1.0, ge=0.0, description="weight decay λ (per member via members.vary)")
+    beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam β1")
+    beta2: float = Field(0.98, ge=0.0, lt=1.0, description="Adam β2 (Nanda: 0.98; paper 1: 0.999)")
+    eps: float = Field(1e-8, gt=0.0, description="Adam ε")
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="SGD momentum")
+    warmup_steps: int = Field(0, ge=0, description="linear lr warm-up from 0 over this many steps")
+    decay: Literal["weights", "all"] = Field("weights", description="decay weight matrices only, or every trainable parameter")
+    orthograd: bool = Field(False, description="⊥Grad (Prieto et al. 2025): drop the gradient component along each weight")
+    orthograd_renorm: bool = Field(True, description="⊥Grad: rescale the projected gradient to the original norm [reconstructed]")
+    grokfast: GrokfastConfig = Field(default_factory=GrokfastConfig)
+
+
+class LossConfig(Section):
+    name: Literal["ce", "mse", "stablemax"] = Field("ce", description="cross-entropy, MSE on one-hot, or StableMax-CE")
+    tau: float = Field(1.0, gt=0.0, description="output temperature: logits/τ in loss and eval; not a parameter, not in the norm")
+
+
+class TrainConfig(Section):
+    steps: int = Field(10_000, ge=1, description="optimizer steps (budget; unfinished members are censored here)")
+    batch_size: int | None = Field(None, ge=1, description="minibatch size; None = full batch (one step = one epoch)")
+    dtype: Literal["float32", "float64"] = Field("float32", description="working precision (no AMP: logits and saturation depend on it)")
+    stop_on_grok: float | None = Field(None, ge=1.0, description="stop once every member grokked and step >= this × latest T_grok")
+
+
+class LossRule(Section):
+    """Alternative T_grok: test loss below ``below`` for ``k`` consecutive evals (T_grok = first step of the streak)."""
+
+    below: float = Field(..., gt=0.0, description="test-loss threshold")
+    k: int = Field(..., ge=1, description="consecutive evaluations below the threshold")
+
+
+class EvalConfig(Section):
+    grid: Literal["geometric", "linear"] = Field("geometric", description="geometric: dense early, sparse late")
+    points: int = Field(200, ge=2, description="geometric grid size: unique(round(geomspace(1, steps, points))) ∪ {0}")
+    every: int = Field(100, ge=1, description="linear grid spacing in steps")
+    grok_threshold: float = Field(0.90, gt=0.0, le=1.0, description="T_grok: first eval with test acc >= this")
+    mem_threshold: float = Field(0.99, gt=0.0, le=1.0, description="T_mem: first eval with train acc >= this")
+    loss_rule: LossRule | None = Field(None, description="use the held-test-loss rule for T_grok instead")
+    probes: list[str] = Field(default_factory=lambda: ["accuracy", "norms", "logits"], description="registered probes to run")
+
+
+class ClampConfig(Section):
+    """Global weight-norm clamp (papers 1 and 4): after each step t >= from_step, scale the weights to the target."""
+
+    target: float | None = Field(None, gt=0.0, description="absolute target ||W||")
+    rho: float | None = Field(None, gt=0.0, description="target = rho·w_c (needs w_c)")
+    w_c: float | None = Field(None, gt=0.0, description="critical norm (median ||W|| at grokking of a free control)")
+    from_step: int = Field(0, ge=0, description="first step the clamp applies (paper 1: 500 for CE)")
+    groups: list[str] | None = Field(None, description="weight groups scaled together (None = all)")
+    per_group: dict[str, float] | None = Field(None, description="per-group clamp: each group to its own absolute norm")
+
+
+class RescaleConfig(Section):
+    step: int = Field(..., ge=1, description="after this optimizer step")
+    factor: float = Field(..., gt=0.0, description="multiply the weights by this")
+    group: str | None = Field(None, description="one weight group, or None for all weights")
+
+
+class InterveneConfig(Section):
+    """Interventions between steps. None of them resets optimizer moments."""
+
+    init_scale: float = Field(1.0, gt=0.0, description="α: initial weights are multiplied by this (Omnigrok)")
+    clamp: ClampConfig | None = None
+    rescale: RescaleConfig | None = None
+    wd_off_step: int | None = Field(None, ge=0, description="set weight decay to 0 from this step on")
+    wd_off_at_t_mem: bool = Field(False, description="set weight decay to 0 once the member memorised (T_mem)")
+    freeze_norm_at_t_mem: bool = Field(False, description="clamp the norm at its value at T_mem from then on")
+    label_noise: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of training labels replaced by a random wrong class")
+    langevin_T: float = Field(0.0, ge=0.0, description="Langevin temperature: add sqrt(2·lr·T)·ξ to the weights each step")
+
+    @model_validator(mode="after")
+    def _check(self) -> "InterveneConfig":
+        c = self.clamp
+        if c is not None:
+            modes = (c.target is not None) + (c.rho is not None) + (c.per_group is not None)
+            if modes != 1:
+                raise ValueError("intervene.clamp needs exactly one of target, rho (with w_c), per_group")
+            if c.rho is not None and c.w_c is None:
+                raise ValueError("intervene.clamp.rho needs intervene.clamp.w_c (the critical norm)")
+        return self
+
+
+PACKABLE = ("optim.lr", "optim.wd", "loss.tau", "intervene.init_scale", "intervene.clamp.rho",
+            "intervene.clamp.target", "intervene.label_noise", "intervene.langevin_T")
+
+
+class MembersConfig(Section):
+    """Members trained together on the member axis: every seed × every row of ``vary``."""
+
+    seeds: int | list[int] = Field(1, description="n (seeds 0..n-1) or an explicit list of member seeds")
+    vary: dict[str, list[Any]] = Field(default_factory=dict, description=f"per-member values, zipped; keys from {PACKABLE}")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MembersConfig":
+        if isinstance(self.seeds, int) and self.seeds < 1:
+            raise ValueError("members.seeds must be >= 1")
+        if isinstance(self.seeds, list) and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise ValueError("members.seeds must be a non-empty list of distinct seeds")
+        lengths = {len(v) for v in self.vary.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"members.vary lists must have equal lengths, got {sorted(lengths)}")
+        for key, values in self.vary.items():
+            if key not in PACKABLE:
+                raise ValueError(f"members.vary key {key!r} cannot vary per member{_did_you_mean(key, PACKABLE)}")
+            if not values:
+                raise ValueError(f"members.vary.{key} is empty")
+        return self
+
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+class CheckpointConfig(Section):
+    count: int = Field(16, ge=0, description="weights-only checkpoints on a log-spaced schedule (snapped to eval steps)")
+    flush_seconds: float = Field(5.0, gt=0.0, description="metrics chunk + resume state at most this often")
+
+
+class RunConfig(Section):
+    name: str = Field("run", description="a label shown in summaries")
+    task: TaskConfig = Field(default_factory=lambda: TASK_CONFIGS[0]())
+    model: ModelConfig = Field(default_factory=lambda: MODEL_CONFIGS[0]())
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    intervene: InterveneConfig = Field(default_factory=InterveneConfig)
+    members: MembersConfig = Field(default_factory=MembersConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> "RunConfig":
+        if self.train.batch_size is not None and self.train.batch_size < 1:
+            raise ValueError("train.batch_size must be >= 1")
+        for key, values in self.members.vary.items():
+            for v in values:  # each per-member value must be valid where it lands
+                member_config(self, {key: v})
+        return self
+
+    # -- derived ---------------------------------------------------------------------------------------------
+    def member_table(self) -> list[dict[str, Any]]:
+        """One dict per member: its seed and its ``vary`` values (member m = vary row r, seed s; seeds inner)."""
+        n_rows = len(next(iter(self.members.vary.values()))) if self.members.vary else 1
+        rows = []
+        for r in range(n_rows):
+            for s in self.members.seed_list():
+                rows.append({"seed": s, **{k: v[r] for k, v in self.members.vary.items()}})
+        return rows
+
+    def run_id(self) -> str:
+        return stable_hash(self.model_dump(mode="json"))[:12]
+
+
+def stable_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def seed_for(cfg: "RunConfig", seed: int, what: str) -> int:
+    """Seed of a member's init ("init") or split ("split"): a hash of the task (and model), never of the
+    optimizer or interventions, so a control and its intervention arms share init and split (DESIGN.md)."""
+    parts: dict[str, Any] = {"task": cfg.task.model_dump(mode="json"), "seed": seed, "what": what}
+    if what == "init":
+        parts["model"] = cfg.model.model_dump(mode="json")
+    return int(stable_hash(parts)[:8], 16) % (2**31)
+
+
+def member_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """The config member m sees: the base config with its ``vary`` values applied (``None`` removes a clamp)."""
+    data = cfg.model_dump(mode="python")
+    data["members"] = {"seeds": 1, "vary": {}}
+    for key, value in overrides.items():
+        if key == "seed":
+            continue
+        rest = key.split(".")
+        if key.startswith("intervene.clamp."):
+            if value is None:
+                data["intervene"]["clamp"] = None
+                continue
+            clamp = data["intervene"]["clamp"] or {}
+            clamp.update({"target": None, "rho": None, "per_group": None} | {rest[-1]: value})
+            data["intervene"]["clamp"] = clamp
+            continue
+        set_path(data, key, value)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ValueError(f"members.vary value {overrides}: {format_validation_error(e)}") from None
+
+
+# -- loading and overriding ------------------------------------------------------------------------------------
+def set_path(data: dict, dotted: str, value: Any) -> None:
+    node = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def _did_you_mean(key: str, options: Any) -> str:
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def known_keys(data: dict) -> list[str]:
+    """Every dotted key valid for this config's task and model (for suggestions)."""
+    cfg = RunConfig.model_validate(data)
+    keys: list[str] = []
+
+    def walk(model: BaseModel, prefix: str) -> None:
+        for name, field in type(model).model_fields.items():
+            value = getattr(model, name)
+            key = f"{prefix}{name}"
+            keys.append(key)
+            if isinstance(value, BaseModel):
+                walk(value, key + ".")
+            elif value is None and name in ("clamp", "rescale", "loss_rule"):
+                sub = {"clamp": ClampConfig, "rescale": RescaleConfig, "loss_rule": LossRule}[name]
+                keys.extend(f"{key}.{n}" for n in sub.model_fields)
+
+    walk(cfg, "")
+    return keys
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: YAML scalar/list syntax (``1e-3``, ``true``, ``[0, 1]``, ``null``), else the string."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    data = copy.deepcopy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        value = parse_value(text)
+        # switching task/model family first, so the other keys are checked against the new family
+        if key in ("task.name", "model.name"):
+            section = key.split(".")[0]
+            data[section] = {"name": value}
+            continue
+        probe = copy.deepcopy(data)
+        if key.startswith("members.vary."):
+            probe.setdefault("members", {}).setdefault("vary", {})[key.removeprefix("members.vary.")] = value
+        else:
+            set_path(probe, key, value)
+        try:
+            valid = known_keys(data)
+        except ValidationError:
+            valid = []
+        if valid and key not in valid and not key.startswith("members.vary."):
+            raise UserError(f"unknown config key {key!r}{_did_you_mean(key, valid)}")
+        data = probe
+    return data
+
+
+def format_validation_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-after", "tagged-union")))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return f"unknown config key {loc!r}"
+    if err["type"] == "union_tag_invalid":
+        return f"{loc}: {msg}"
+    got = err.get("input")
+    got_s = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    return f"{loc}: {msg}{got_s}" if loc else f"{msg}"
+
+
+def validate(data: dict) -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        msg = format_validation_error(e)
+        if msg.startswith("unknown config key"):
+            key = msg.split("'")[1]
+            try:
+                valid = known_keys({k: v for k, v in data.items() if k in RunConfig.model_fields})
+            except ValidationError:
+                valid = []
+            msg += _did_you_mean(key, valid)
+        raise UserError(f"invalid config: {msg}") from None
+
+
+def read_file(path: str | Path) -> dict:
+    """A TOML or YAML config file as a dict; one-line errors for missing/unparsable files."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as e:  # noqa: BLE001 - any parse error is the user's file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot parse {path}: {first}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def load_config(source: str | Path | dict | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Build a validated config from a preset name, a TOML/YAML path or a dict, then apply ``key=value`` overrides.
+
+    A file may name a preset to start from with a top-level ``preset = "nanda"``.
+    """
+    from .presets import PRESETS
+
+    if source is None:
+        data: dict = {}
+    elif isinstance(source, dict):
+        data = copy.deepcopy(source)
+    elif str(source) in PRESETS:
+        data = copy.deepcopy(PRESETS[str(source)].config)
+    elif Path(source).suffix in (".toml", ".yaml", ".yml", ".json") or Path(source).exists():
+        data = read_file(source)
+    else:
+        raise UserError(f"unknown preset or config file {str(source)!r}{_did_you_mean(str(source), PRESETS)}")
+    base = data.pop("preset", None)
+    if base is not None:
+        if base not in PRESETS:
+            raise UserError(f"unknown preset {base!r}{_did_you_mean(str(base), PRESETS)}")
+        merged = copy.deepcopy(PRESETS[base].config)
+        _deep_update(merged, data)
+        data = merged
+    data = apply_overrides(data, overrides or [])
+    return validate(data)
+
+
+def _deep_update(dst: dict, src: dict) -> None:
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict) and k not in ("task", "model"):
+            _deep_update(dst[k], v)
+        elif isinstance(v, dict) and isinstance(dst.get(k), dict) and v.get("name", dst[k].get("name")) == dst[k].get("name"):
+            _deep_update(dst[k], v)
+        else:
+            dst[k] = v

@@ -1,0 +1,58 @@
+"""Transition times from evaluation curves (DESIGN.md conventions).
+
+T_mem = first eval step with train acc >= mem_threshold; T_grok = first eval step with test acc >= grok_threshold
+(or, with a loss rule, the first step of k consecutive evals with test loss < below). A member that never
+crosses is *censored* at the budget: its time is None, never a made-up number. delay = T_grok - T_mem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> int | None:
+    """First step where ``values >= threshold`` (``steps``, ``values``: 1-D, same length), else None."""
+    hits = np.flatnonzero(np.asarray(values) >= threshold)
+    return int(steps[hits[0]]) if hits.size else None
+
+
+def first_streak_below(steps: np.ndarray, values: np.ndarray, below: float, k: int) -> int | None:
+    """First step that starts ``k`` consecutive values ``< below``, else None."""
+    run = 0
+    for i, v in enumerate(np.asarray(values)):
+        run = run + 1 if v < below else 0
+        if run == k:
+            return int(steps[i - k + 1])
+    return None
+
+
+@dataclass
+class MemberEvents:
+    member: int
+    seed: int
+    t_mem: int | None
+    t_grok: int | None
+    delay: int | None
+    censored: bool  # never grokked within the budget
+    budget: int  # last evaluated step (censoring time)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def member_events(member: int, seed: int, steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray,
+                  test_loss: np.ndarray | None = None, mem_threshold: float = 0.99, grok_threshold: float = 0.90,
+                  loss_rule: tuple[float, int] | None = None) -> MemberEvents:
+    steps = np.asarray(steps)
+    t_mem = first_crossing(steps, train_acc, mem_threshold)
+    if loss_rule is not None:
+        if test_loss is None:
+            raise ValueError("the loss rule needs test loss")
+        t_grok = first_streak_below(steps, test_loss, *loss_rule)
+    else:
+        t_grok = first_crossing(steps, test_acc, grok_threshold)
+    delay = t_grok - t_mem if (t_grok is not None and t_mem is not None) else None
+    budget = int(steps[-1]) if steps.size else 0
+    return MemberEvents(member, seed, t_mem, t_grok, delay, t_grok is None, budget)

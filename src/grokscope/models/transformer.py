@@ -1,0 +1,179 @@
+"""Decoder-only transformer with the answer read at the last position (Nanda et al. 2023; Power et al. 2022).
+
+Hook points (names as in TransformerLens; shapes with member axis M, batch B, positions S, heads H):
+  ``blocks.{l}.hook_resid_pre``  [M, B, S, d]      ``blocks.{l}.attn.hook_pattern``  [M, B, H, Sq, S]
+  ``blocks.{l}.hook_attn_out``   [M, B, Sq, d]     ``blocks.{l}.hook_resid_mid``     [M, B, Sq, d]
+  ``blocks.{l}.mlp.hook_pre/post`` [M, B, Sq, d_mlp]  ``blocks.{l}.hook_resid_post`` [M, B, Sq, d]
+  ``hook_unembed_in``            [M, B, d]  (the hidden state fed to W_U, after the final LayerNorm if any)
+Sq = S in every layer but the last, where only the readout position is computed (Sq = 1): nothing after the
+last layer's attention reads the other positions, so computing them would be wasted work (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import Tensor
+
+from .base import MODELS, MemberModel, TaskShape, activation, bmm, gather_rows
+
+
+class TransformerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["transformer"] = "transformer"
+    n_layers: int = Field(1, ge=1, description="transformer blocks")
+    d_model: int = Field(128, gt=0, description="residual stream width")
+    n_heads: int = Field(4, gt=0, description="attention heads; d_head = d_model / n_heads")
+    d_mlp: int = Field(512, gt=0, description="MLP hidden width")
+    act: Literal["relu", "gelu"] = Field("relu", description="MLP activation")
+    layernorm: bool = Field(False, description="pre-LN blocks + final LN (Nanda's model has none)")
+    bias: Literal["on", "off", "frozen"] = Field("frozen", description="biases trained, absent, or fixed at 0 (TL demo)")
+    causal: bool = Field(True, description="causal attention mask")
+
+    @model_validator(mode="after")
+    def _check(self) -> "TransformerConfig":
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        return self
+
+
+@MODELS.register("transformer")
+class Transformer(MemberModel):
+    """Init as in Nanda et al.'s progress-measures code: N(0, 1/d_model), W_U ~ N(0, 1/n_classes); biases 0."""
+
+    def __init__(self, cfg: TransformerConfig, task: TaskShape, M: int, dtype: torch.dtype) -> None:
+        super().__init__(M, dtype)
+        self.cfg = cfg
+        d, V, S, C, L = cfg.d_model, task.vocab_size, task.seq_len, task.n_classes, cfg.n_layers
+        s = d**-0.5
+        self.V, self.S, self.dh = V, S, d // cfg.n_heads
+        self.add("W_E", (V, d), s, group="embed")
+        self.add("W_pos", (S, d), s, group="embed")
+        for l in range(L):
+            b = f"blocks.{l}"
+            if cfg.layernorm:
+                self.add(f"{b}.ln1.w", (d,), 0.0, "ln_w")
+                self.add(f"{b}.ln1.b", (d,), 0.0, "ln_b")
+                self.add(f"{b}.ln2.w", (d,), 0.0, "ln_w")
+                self.add(f"{b}.ln2.b", (d,), 0.0, "ln_b")
+            for w in ("W_Q", "W_K", "W_V"):
+                self.add(f"{b}.attn.{w}", (d, d), s, group="attn")
+            self.add(f"{b}.attn.W_O", (d, d), s, group="attn")
+            self.add(f"{b}.mlp.W_in", (d, cfg.d_mlp), s, group="mlp")
+            self.add(f"{b}.mlp.W_out", (cfg.d_mlp, d), s, group="mlp")
+            self._bias(f"{b}.attn.b_Q", d)
+            self._bias(f"{b}.attn.b_K", d)
+            self._bias(f"{b}.attn.b_V", d)
+            self._bias(f"{b}.attn.b_O", d)
+            self._bias(f"{b}.mlp.b_in", cfg.d_mlp)
+            self._bias(f"{b}.mlp.b_out", d)
+        if cfg.layernorm:
+            self.add("ln_final.w", (d,), 0.0, "ln_w")
+            self.add("ln_final.b", (d,), 0.0, "ln_b")
+        self.add("W_U", (d, C), C**-0.5, group="unembed")
+        self._bias("b_U", C)
+
+    def _bias(self, name: str, n: int) -> None:
+        if self.cfg.bias != "off":
+            self.add(name, (n,), 0.0, "bias", trainable=self.cfg.bias == "on")
+
+    # -- pieces ---------------------------------------------------------------------------------------------
+    def _b(self, name: str, like: Tensor) -> Tensor | float:
+        """Bias broadcast against ``like`` [M, ..., n], or 0 when the model has no biases."""
+        if name not in self.P:
+            return 0.0
+        bias = self.P[name]
+        return bias.view(bias.shape[0], *([1] * (like.dim() - 2)), bias.shape[-1])
+
+    def _ln(self, name: str, x: Tensor) -> Tensor:
+        if not self.cfg.layernorm:
+            return x
+        y = F.layer_norm(x, x.shape[-1:])
+        return y * self._b(f"{name}.w", x) + self._b(f"{name}.b", x)
+
+    def _proj(self, x: Tensor, l: int, w: str) -> Tensor:
+        out = bmm(x, self.P[f"blocks.{l}.attn.W_{w}"])
+        return out + self._b(f"blocks.{l}.attn.b_{w}", out)
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, last_only: bool) -> tuple[Tensor, Tensor]:
+        """q [M,B,Sq,d], k/v [M,B,S,d] -> z [M,B,Sq,d], pattern [M,B,H,Sq,S]."""
+        M, B, Sq, d = q.shape
+        S, H, dh = k.shape[2], self.cfg.n_heads, self.dh
+        qh = q.view(M, B, Sq, H, dh).transpose(2, 3)  # [M,B,H,Sq,dh]
+        kh = k.view(M, B, S, H, dh).transpose(2, 3)
+        vh = v.view(M, B, S, H, dh).transpose(2, 3)
+        if last_only:  # Sq = 1 and S is tiny: elementwise products beat B·H tiny matmuls on a CPU
+            scores = (qh * kh).sum(-1, keepdim=True).transpose(-1, -2) / dh**0.5  # [M,B,H,1,S]
+        else:
+            scores = qh @ kh.transpose(-1, -2) / dh**0.5  # [M,B,H,S,S]
+            if self.cfg.causal:
+                mask = torch.ones(S, S, dtype=torch.bool, device=q.device).triu(1)
+                scores = scores.masked_fill(mask, float("-inf"))
+        pattern = scores.softmax(-1)
+        if last_only:
+            z = (pattern.transpose(-1, -2) * vh).sum(-2, keepdim=True)  # [M,B,H,1,dh]
+        else:
+            z = pattern @ vh
+        return z.transpose(2, 3).reshape(M, B, Sq, d), pattern
+
+    def _mlp(self, x: Tensor, l: int, cache: dict | None) -> Tensor:
+        b = f"blocks.{l}.mlp"
+        pre = bmm(x, self.P[f"{b}.W_in"])
+        pre = pre + self._b(f"{b}.b_in", pre)
+        post = activation(self.cfg.act, pre)
+        out = bmm(post, self.P[f"{b}.W_out"])
+        if cache is not None:
+            cache[f"{b}.hook_pre"], cache[f"{b}.hook_post"] = pre, post
+        return out + self._b(f"{b}.b_out", out)
+
+    # -- forward ----------------------------------------------------------------------------------------------
+    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
+        """x: int64 [M|1, B, S] -> logits [M, B, C] at the last position."""
+        P, L, V, S = self.P, self.cfg.n_layers, self.V, self.S
+        M = self.M
+        # Layer 0 sees only (token, position) pairs: build its residual stream, LayerNorm and Q/K/V on the
+        # S·V table of pairs and gather per example.
+        resid_tab = (P["W_E"][:, None] + P["W_pos"][:, :, None]).reshape(M, S * V, -1)  # [M, S*V, d]
+        idx = x + torch.arange(S, device=x.device) * V  # [M|1, B, S]
+        ln_tab = self._ln("blocks.0.ln1", resid_tab)
+        resid: Tensor | None = None
+        if L > 1 or cache is not None:
+            resid = gather_rows(resid_tab, idx)  # [M, B, S, d]
+        for l in range(L):
+            last = l == L - 1
+            if l == 0:
+                qkv_tab = torch.cat([self._proj(ln_tab, 0, w) for w in ("Q", "K", "V")], -1)  # [M, S*V, 3d]
+                if last:  # query only at the readout position
+                    kv = gather_rows(qkv_tab[..., self.cfg.d_model:], idx)
+                    k, v = kv.chunk(2, -1)
+                    q = gather_rows(qkv_tab[..., : self.cfg.d_model], idx[..., -1:])
+                else:
+                    q, k, v = gather_rows(qkv_tab, idx).chunk(3, -1)
+                resid_q = gather_rows(resid_tab, idx[..., -1:]) if last else resid
+            else:
+                assert resid is not None
+                h = self._ln(f"blocks.{l}.ln1", resid)
+                k, v = self._proj(h, l, "K"), self._proj(h, l, "V")
+                q = self._proj(h[:, :, -1:] if last else h, l, "Q")
+                resid_q = resid[:, :, -1:] if last else resid
+            if cache is not None:
+                cache[f"blocks.{l}.hook_resid_pre"] = resid
+            z, pattern = self._attend(q, k, v, last_only=last)
+            attn_out = bmm(z, P[f"blocks.{l}.attn.W_O"])
+            attn_out = attn_out + self._b(f"blocks.{l}.attn.b_O", attn_out)
+            resid_mid = resid_q + attn_out
+            resid = resid_mid + self._mlp(self._ln(f"blocks.{l}.ln2", resid_mid), l, cache)
+            if cache is not None:
+                cache[f"blocks.{l}.attn.hook_pattern"] = pattern
+                cache[f"blocks.{l}.hook_attn_out"] = attn_out
+                cache[f"blocks.{l}.hook_resid_mid"] = resid_mid
+                cache[f"blocks.{l}.hook_resid_post"] = resid
+        assert resid is not None
+        final = self._ln("ln_final", resid[:, :, -1])  # [M, B, d]
+        if cache is not None:
+            cache["hook_unembed_in"] = final
+        logits = bmm(final, P["W_U"])
+        return logits + self._b("b_U", logits)

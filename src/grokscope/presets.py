@@ -1,0 +1,108 @@
+"""Named, documented configurations. Each says what it reproduces and what to expect on a 2-core CPU.
+
+``expect`` figures were measured on the development machine (2 cores, torch 2.13 CPU, 1 thread); see README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    summary: str
+    expect: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+NANDA_MODEL = {"name": "transformer", "n_layers": 1, "d_model": 128, "n_heads": 4, "d_mlp": 512, "act": "relu",
+               "layernorm": False, "bias": "frozen"}
+
+_PRESETS = [
+    Preset(
+        "quick",
+        "Embed-concat MLP on (a+b) mod 31, 50% train, 4 seeds packed on the member axis: grokking in seconds.",
+        "memorises in ~100 steps, groks at ~800-1500 steps; every member >= 0.9 test acc well under 60 s",
+        {"name": "quick",
+         "task": {"name": "modular", "op": "add", "p": 31, "frac": 0.5},
+         "model": {"name": "mlp", "d_embed": 32, "d_hidden": 128, "act": "gelu"},
+         "optim": {"lr": 3e-3, "wd": 1.0, "beta2": 0.98},
+         "train": {"steps": 4000, "stop_on_grok": 1.5},
+         "eval": {"points": 120},
+         "members": {"seeds": 4}},
+    ),
+    Preset(
+        "nanda",
+        "Config B (Nanda et al. 2023): 1-layer no-LN transformer, (a+b) mod 113, [a, b, =], 30% train, full batch, "
+        "AdamW lr 1e-3 wd 1 betas (0.9, 0.98), frozen zero biases.",
+        "paper: memorised by ~1.4k steps, test loss falls ~9.4k-13k steps",
+        {"name": "nanda",
+         "task": {"name": "modular", "op": "add", "p": 113, "frac": 0.3},
+         "model": NANDA_MODEL,
+         "optim": {"lr": 1e-3, "wd": 1.0, "beta1": 0.9, "beta2": 0.98},
+         "train": {"steps": 25_000}},
+    ),
+    Preset(
+        "power",
+        "Config A (Power et al. 2022 as run by danielmamay/grokfast): 2-layer pre-LN decoder, d 128, 4 heads, "
+        "a/b mod 97 with [a, op, b, =], 50% train, batch 512, AdamW lr 1e-3 wd 1 betas (0.9, 0.98), 10-step warm-up.",
+        "peers report x/y at 50% grokking after ~3,000-3,500 steps on a CPU",
+        {"name": "power",
+         "task": {"name": "modular", "op": "div", "p": 97, "frac": 0.5, "layout": "aopb="},
+         "model": {"name": "transformer", "n_layers": 2, "d_model": 128, "n_heads": 4, "d_mlp": 512,
+                   "act": "relu", "layernorm": True, "bias": "on"},
+         "optim": {"lr": 1e-3, "wd": 1.0, "beta1": 0.9, "beta2": 0.98, "warmup_steps": 10},
+         "train": {"steps": 20_000, "batch_size": 512}},
+    ),
+    Preset(
+        "clevix-mlp",
+        "The MLP of papers 1 and 4 (Khanh 2026): E 128, hidden 256 GELU, (a+b) mod 59, 40% train, AdamW lr 1e-3 "
+        "wd 1 betas (0.9, 0.999), full batch, 3 seeds (the paper uses 12).",
+        "paper 1: free-control median T_grok ~3.7k steps at p=59",
+        {"name": "clevix-mlp",
+         "task": {"name": "modular", "op": "add", "p": 59, "frac": 0.4},
+         "model": {"name": "mlp", "d_embed": 128, "d_hidden": 256, "act": "gelu"},
+         "optim": {"lr": 1e-3, "wd": 1.0, "beta1": 0.9, "beta2": 0.999},
+         "train": {"steps": 10_000},
+         "members": {"seeds": 3}},
+    ),
+    Preset(
+        "gromov",
+        "Config C (Gromov 2023): one-hot concat input, width 500, x² activation, MSE on one-hot targets, "
+        "(a+b) mod 97, 50% train, full batch; AdamW lr 1e-3 wd 1 here [optimizer settings reconstructed].",
+        "see README for the measured behaviour",
+        {"name": "gromov",
+         "task": {"name": "modular", "op": "add", "p": 97, "frac": 0.5},
+         "model": {"name": "onehot_mlp", "d_hidden": 500, "act": "quadratic"},
+         "loss": {"name": "mse"},
+         "optim": {"lr": 1e-3, "wd": 1.0, "beta2": 0.98},
+         "train": {"steps": 10_000}},
+    ),
+    Preset(
+        "dlc",
+        "Discrete-Log Clock (Nguyen 2026): zero-excluded a·b mod 113 (a, b in 1..112), 30% train with a fixed "
+        "split seed, config B model, AdamW lr 1e-3 wd 1 betas (0.9, 0.98), 40k full-batch steps.",
+        "paper trains 40,000 epochs; see README for the measured T_grok",
+        {"name": "dlc",
+         "task": {"name": "modular", "op": "mul", "p": 113, "frac": 0.3, "exclude_zero": True, "split_seed": 598},
+         "model": NANDA_MODEL,
+         "optim": {"lr": 1e-3, "wd": 1.0, "beta1": 0.9, "beta2": 0.98},
+         "train": {"steps": 40_000}},
+    ),
+    Preset(
+        "parity",
+        "Sparse parity (Barak et al. 2022): n=30 bits, k=3 relevant, 1,000 training strings; one-hot ReLU MLP "
+        "width 256, AdamW lr 1e-3 wd 0.1.",
+        "see README for the measured behaviour",
+        {"name": "parity",
+         "task": {"name": "parity", "n": 30, "k": 3, "m": 1000, "n_test": 1000},
+         "model": {"name": "onehot_mlp", "d_hidden": 256, "act": "relu"},
+         "optim": {"lr": 1e-3, "wd": 0.1},
+         "train": {"steps": 10_000},
+         "members": {"seeds": 2}},
+    ),
+]
+
+PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}

@@ -1,0 +1,10 @@
+"""Task registry: each task is one file with a pydantic config and a builder registered in ``TASKS``."""
+
+from .base import TASKS, TaskData
+from .modular import ModularTask
+from .parity import ParityTask
+from .permutation import PermutationTask
+
+TASK_CONFIGS = (ModularTask, ParityTask, PermutationTask)
+
+__all__ = ["TASKS", "TASK_CONFIGS", "TaskData", "ModularTask", "ParityTask", "PermutationTask"]
