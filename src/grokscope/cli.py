@@ -179,6 +179,23 @@ def plot(
     _console().print(f"wrote {path}")
 
 
+def _register_extensions() -> None:
+    """Commands that live in their own modules (sweeps, catalog, reports) add themselves to ``app``."""
+    import importlib
+
+    for name in ("cli_sweep", "cli_catalog"):
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register_extensions()
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
     try:
