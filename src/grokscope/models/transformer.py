@@ -47,6 +47,7 @@ class Transformer(MemberModel):
     def __init__(self, cfg: TransformerConfig, task: TaskShape, M: int, dtype: torch.dtype) -> None:
         super().__init__(M, dtype)
         self.cfg = cfg
+        self.frozen_zero: set[str] = set()
         d, V, S, C, L = cfg.d_model, task.vocab_size, task.seq_len, task.n_classes, cfg.n_layers
         s = d**-0.5
         self.V, self.S, self.dh = V, S, d // cfg.n_heads
@@ -79,11 +80,13 @@ class Transformer(MemberModel):
     def _bias(self, name: str, n: int) -> None:
         if self.cfg.bias != "off":
             self.add(name, (n,), 0.0, "bias", trainable=self.cfg.bias == "on")
+        if self.cfg.bias == "frozen":  # stays exactly 0: adding it would be a pass over B-sized tensors for nothing
+            self.frozen_zero.add(name)
 
     # -- pieces ---------------------------------------------------------------------------------------------
     def _b(self, name: str, like: Tensor) -> Tensor | float:
-        """Bias broadcast against ``like`` [M, ..., n], or 0 when the model has no biases."""
-        if name not in self.P:
+        """Bias broadcast against ``like`` [M, ..., n], or 0 when the model has none or it is frozen at zero."""
+        if name not in self.P or name in self.frozen_zero:
             return 0.0
         bias = self.P[name]
         return bias.view(bias.shape[0], *([1] * (like.dim() - 2)), bias.shape[-1])
@@ -145,13 +148,11 @@ class Transformer(MemberModel):
         for l in range(L):
             last = l == L - 1
             if l == 0:
-                qkv_tab = torch.cat([self._proj(ln_tab, 0, w) for w in ("Q", "K", "V")], -1)  # [M, S*V, 3d]
-                if last:  # query only at the readout position
-                    kv = gather_rows(qkv_tab[..., self.cfg.d_model:], idx)
-                    k, v = kv.chunk(2, -1)
-                    q = gather_rows(qkv_tab[..., : self.cfg.d_model], idx[..., -1:])
-                else:
-                    q, k, v = gather_rows(qkv_tab, idx).chunk(3, -1)
+                # separate Q/K/V tables: gathering one [.., 3d] tensor and chunking it costs a B-sized cat in
+                # the backward pass
+                q_tab, k_tab, v_tab = (self._proj(ln_tab, 0, w) for w in ("Q", "K", "V"))  # [M, S*V, d]
+                k, v = gather_rows(k_tab, idx), gather_rows(v_tab, idx)  # [M, B, S, d]
+                q = gather_rows(q_tab, idx[..., -1:] if last else idx)
                 resid_q = gather_rows(resid_tab, idx[..., -1:]) if last else resid
             else:
                 assert resid is not None
