@@ -12,8 +12,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .config import RunConfig, load_config
 from .errors import UserError
@@ -106,9 +107,10 @@ def events_from_metrics(run: Run) -> list[dict[str, Any]]:
     out = []
     for m, row in enumerate(run.members):
         d = df[df.member == m].sort_values("step")
-        col = (lambda c: d[c].to_numpy() if c in d else np.full(len(d), np.nan))  # noqa: E731
-        out.append(member_events(m, row["seed"], d.step.to_numpy(), col("train/acc"), col("test/acc"),
-                                 col("test/loss"), e.mem_threshold, e.grok_threshold, rule).as_dict())
+        train_acc, test_acc, test_loss = (d[c].to_numpy() if c in d else np.full(len(d), np.nan)
+                                          for c in ("train/acc", "test/acc", "test/loss"))
+        out.append(member_events(m, row["seed"], d.step.to_numpy(), train_acc, test_acc, test_loss,
+                                 e.mem_threshold, e.grok_threshold, rule).as_dict())
     return out
 
 

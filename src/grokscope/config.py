@@ -46,7 +46,8 @@ class OptimConfig(Section):
     eps: float = Field(1e-8, gt=0.0, description="Adam ε")
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="SGD momentum")
     warmup_steps: int = Field(0, ge=0, description="linear lr warm-up from 0 over this many steps")
-    decay: Literal["weights", "all"] = Field("weights", description="decay weight matrices only, or every trainable parameter")
+    decay: Literal["weights", "all"] | list[str] = Field(
+        "weights", description="decoupled decay on: weight matrices, every trainable parameter, or a list of weight groups")
     orthograd: bool = Field(False, description="⊥Grad (Prieto et al. 2025): drop the gradient component along each weight")
     orthograd_renorm: bool = Field(True, description="⊥Grad: rescale the projected gradient to the original norm [reconstructed]")
     grokfast: GrokfastConfig = Field(default_factory=GrokfastConfig)
@@ -60,8 +61,8 @@ class LossConfig(Section):
 class TrainConfig(Section):
     steps: int = Field(10_000, ge=1, description="optimizer steps (budget; unfinished members are censored here)")
     batch_size: int | None = Field(None, ge=1, description="minibatch size; None = full batch (one step = one epoch)")
-    dtype: Literal["float32", "float64"] = Field("float32", description="working precision (no AMP: logits and saturation depend on it)")
-    stop_on_grok: float | None = Field(None, ge=1.0, description="stop once every member grokked and step >= this × latest T_grok")
+    dtype: Literal["float32", "float64"] = Field("float32", description="working precision (no AMP: saturation depends on it)")
+    stop_on_grok: float | None = Field(None, ge=1.0, description="stop once all members grokked and step >= this × last T_grok")
 
 
 class LossRule(Section):
@@ -111,7 +112,7 @@ class InterveneConfig(Section):
     langevin_T: float = Field(0.0, ge=0.0, description="Langevin temperature: add sqrt(2·lr·T)·ξ to the weights each step")
 
     @model_validator(mode="after")
-    def _check(self) -> "InterveneConfig":
+    def _check(self) -> InterveneConfig:
         c = self.clamp
         if c is not None:
             modes = (c.target is not None) + (c.rho is not None) + (c.per_group is not None)
@@ -133,7 +134,7 @@ class MembersConfig(Section):
     vary: dict[str, list[Any]] = Field(default_factory=dict, description=f"per-member values, zipped; keys from {PACKABLE}")
 
     @model_validator(mode="after")
-    def _check(self) -> "MembersConfig":
+    def _check(self) -> MembersConfig:
         if isinstance(self.seeds, int) and self.seeds < 1:
             raise ValueError("members.seeds must be >= 1")
         if isinstance(self.seeds, list) and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
@@ -170,7 +171,7 @@ class RunConfig(Section):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
 
     @model_validator(mode="after")
-    def _check(self) -> "RunConfig":
+    def _check(self) -> RunConfig:
         if self.train.batch_size is not None and self.train.batch_size < 1:
             raise ValueError("train.batch_size must be >= 1")
         for key, values in self.members.vary.items():
@@ -196,7 +197,7 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def seed_for(cfg: "RunConfig", seed: int, what: str) -> int:
+def seed_for(cfg: RunConfig, seed: int, what: str) -> int:
     """Seed of a member's init ("init") or split ("split"): a hash of the task (and model), never of the
     optimizer or interventions, so a control and its intervention arms share init and split (DESIGN.md)."""
     parts: dict[str, Any] = {"task": cfg.task.model_dump(mode="json"), "seed": seed, "what": what}
@@ -250,7 +251,7 @@ def known_keys(data: dict) -> list[str]:
     keys: list[str] = []
 
     def walk(model: BaseModel, prefix: str) -> None:
-        for name, field in type(model).model_fields.items():
+        for name in type(model).model_fields:
             value = getattr(model, name)
             key = f"{prefix}{name}"
             keys.append(key)
@@ -264,12 +265,26 @@ def known_keys(data: dict) -> list[str]:
     return keys
 
 
+def _yaml_loader() -> type:
+    """yaml.SafeLoader that also reads ``1e-3`` as a float (YAML 1.2; PyYAML's 1.1 rules make it a string)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    exp_float = re.compile(r"^[-+]?(\d[\d_]*(\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$")
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", exp_float, list("-+0123456789."))
+    return Loader
+
+
 def parse_value(text: str) -> Any:
     """A --set value: YAML scalar/list syntax (``1e-3``, ``true``, ``[0, 1]``, ``null``), else the string."""
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError:
         return text
 
@@ -322,8 +337,13 @@ def validate(data: dict) -> RunConfig:
         msg = format_validation_error(e)
         if msg.startswith("unknown config key"):
             key = msg.split("'")[1]
+            probe = copy.deepcopy({k: v for k, v in data.items() if k in RunConfig.model_fields})
+            node = probe
+            for part in key.split(".")[:-1]:  # drop the unknown key itself, or known_keys fails on it too
+                node = node[part] if isinstance(node.get(part), dict) else node
+            node.pop(key.split(".")[-1], None)
             try:
-                valid = known_keys({k: v for k, v in data.items() if k in RunConfig.model_fields})
+                valid = known_keys(probe)
             except ValidationError:
                 valid = []
             msg += _did_you_mean(key, valid)
@@ -344,7 +364,7 @@ def read_file(path: str | Path) -> dict:
         else:
             import yaml
 
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())
     except Exception as e:  # noqa: BLE001 - any parse error is the user's file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot parse {path}: {first}") from None

@@ -50,10 +50,14 @@ def tokens(task, B, M=1, seed=0):
 
 @torch.no_grad()
 def randomize(model, seed=123):
-    """Random, nonzero values for every parameter (biases and LayerNorm weights too)."""
+    """Random, nonzero values for every trainable parameter (biases and LayerNorm weights too).
+
+    Frozen biases stay at their fixed value 0 (the transformer skips adding them)."""
     g = torch.Generator().manual_seed(seed)
     for spec in model.specs:
         p = model.P[spec.name]
+        if not spec.trainable:
+            continue
         noise = torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
         if spec.kind == "ln_w":
             p.copy_(1.0 + 0.3 * noise)
@@ -146,6 +150,17 @@ def test_transformer_bias_modes(bias):
     assert torch.equal(model.P["ln_final.w"], torch.ones_like(model.P["ln_final.w"]))
     assert set(model.weight_names) == {n for names in model.groups.values() for n in names}
     assert all(n.split(".")[-1].startswith("W") for n in model.weight_names)
+
+
+def test_frozen_bias_equals_no_bias():
+    """Zero-std specs draw nothing from the generator: frozen-zero and absent biases give the same network."""
+    kw = dict(n_layers=2, d_model=8, n_heads=2, d_mlp=8, layernorm=True)
+    frozen = make(TransformerConfig(bias="frozen", **kw))
+    off = make(TransformerConfig(bias="off", **kw))
+    for n in off.P:
+        assert torch.equal(off.P[n], frozen.P[n])
+    x = tokens(AB, 6)
+    torch.testing.assert_close(frozen(x), off(x), rtol=0, atol=0)
 
 
 def test_frozen_bias_gets_no_gradient_from_loop_params():
@@ -278,7 +293,7 @@ def test_gradients_equal_reference(cfg):
     params = list(model.trainable().values())
     g_fast = torch.autograd.grad((model(x) * w).sum(), params)
     g_ref = torch.autograd.grad((REFERENCES[cfg.name](model, x) * w).sum(), params)
-    for a, b in zip(g_fast, g_ref):
+    for a, b in zip(g_fast, g_ref, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 

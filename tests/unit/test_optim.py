@@ -126,7 +126,7 @@ def test_grokfast_ema_matches_reimplementation(alpha, lamb):
     grads = grad_sequence(steps=10)
     got, _ = filtered_grads({"grokfast": GrokfastConfig(kind="ema", alpha=alpha, lamb=lamb)}, grads)
     ema = None
-    for g, f in zip(grads, got):
+    for g, f in zip(grads, got, strict=True):
         ema = {n: g[n].clone() for n in g} if ema is None else {n: alpha * ema[n] + (1 - alpha) * g[n] for n in g}
         for n in g:
             torch.testing.assert_close(f[n], g[n] + lamb * ema[n], rtol=1e-12, atol=1e-12)
@@ -136,7 +136,7 @@ def test_grokfast_ma_matches_reimplementation():
     window, lamb = 4, 1.5
     grads = grad_sequence(steps=9)
     got, _ = filtered_grads({"grokfast": GrokfastConfig(kind="ma", window=window, lamb=lamb)}, grads)
-    for t, (g, f) in enumerate(zip(grads, got)):
+    for t, (g, f) in enumerate(zip(grads, got, strict=True)):
         for n in g:
             if t + 1 < window:  # warm-up: unfiltered until the window is full
                 want = g[n]
@@ -184,4 +184,4 @@ def test_lr_at_warmup():
         assert torch.equal(lr_at(base, s, 0), base)
     # strictly increasing during the warm-up
     vals = [float(lr_at(base, s, 10)[0]) for s in range(10)]
-    assert all(a < b for a, b in zip(vals, vals[1:]))
+    assert all(a < b for a, b in zip(vals, vals[1:], strict=False))

@@ -34,7 +34,7 @@ class TransformerConfig(BaseModel):
     causal: bool = Field(True, description="causal attention mask")
 
     @model_validator(mode="after")
-    def _check(self) -> "TransformerConfig":
+    def _check(self) -> TransformerConfig:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         return self

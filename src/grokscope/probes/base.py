@@ -7,8 +7,8 @@ one file: a function ``(ctx) -> {"family/name": Tensor[M]}`` registered with ``@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torch import Tensor
 

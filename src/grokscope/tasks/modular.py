@@ -31,7 +31,7 @@ class ModularTask(BaseModel):
     split_seed: int | None = Field(None, description="fixed split for every member; None = one split per member seed")
 
     @model_validator(mode="after")
-    def _check(self) -> "ModularTask":
+    def _check(self) -> ModularTask:
         if self.p < 2:
             raise ValueError(f"p must be >= 2, got {self.p}")
         if self.p > 2000:

@@ -22,7 +22,7 @@ class ParityTask(BaseModel):
     split_seed: int | None = Field(None, description="fixed sample for every member; None = per member seed")
 
     @model_validator(mode="after")
-    def _check(self) -> "ParityTask":
+    def _check(self) -> ParityTask:
         if not 1 <= self.k <= self.n:
             raise ValueError(f"parity needs 1 <= k <= n, got k={self.k}, n={self.n}")
         if self.n > 512:

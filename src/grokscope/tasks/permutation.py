@@ -22,7 +22,7 @@ class PermutationTask(BaseModel):
     split_seed: int | None = Field(None, description="fixed split for every member; None = per member seed")
 
     @model_validator(mode="after")
-    def _check(self) -> "PermutationTask":
+    def _check(self) -> PermutationTask:
         if not 2 <= self.n <= 5:
             raise ValueError(f"S_n composition supports 2 <= n <= 5, got n={self.n}")
         if not 0.0 < self.frac < 1.0:

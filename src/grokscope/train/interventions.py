@@ -71,14 +71,16 @@ class Interventions:
         return mask.to(self.device)
 
     @torch.no_grad()
-    def after_step(self, step: int, lr: Tensor, noise_gen: torch.Generator | None) -> None:
+    def after_step(self, step: int, lr: Tensor, noise_gens: list[torch.Generator] | None = None) -> None:
         """Called after the update that completed ``step`` updates; ``lr`` is the [M] lr just used."""
         P = self.params
-        if self.langevin_T.gt(0).any():
-            scale = torch.sqrt(2 * lr.double() * self.langevin_T)
+        if noise_gens is not None and self.langevin_T.gt(0).any():
+            scale = torch.sqrt(2 * lr.double() * self.langevin_T).tolist()
             for n in self.weights:
-                xi = torch.randn(P[n].shape, generator=noise_gen, dtype=P[n].dtype, device=P[n].device)
-                P[n].add_(xi * scale.to(P[n].dtype).view(-1, *([1] * (P[n].dim() - 1))))
+                for m, gen in enumerate(noise_gens):  # member m draws from its own stream
+                    if scale[m] > 0:
+                        P[n][m].add_(torch.randn(P[n].shape[1:], generator=gen, dtype=P[n].dtype, device=P[n].device),
+                                     alpha=scale[m])
         if self.rescale and step == self.rescale.step:
             names = self.groups[self.rescale.group] if self.rescale.group else self.weights
             for n in names:
@@ -97,11 +99,12 @@ class Interventions:
         if torch.isnan(target).all():
             return
         norm = member_sq_norm(self.params, names).sqrt()
-        scale = torch.where(torch.isnan(target), torch.ones_like(norm), target / (norm + 1e-12))
+        scale = torch.where(torch.isnan(target), torch.ones_like(norm), target / norm.clamp_min(1e-30))
         for n in names:
             p = self.params[n]
             p.mul_(scale.to(p.dtype).view(-1, *([1] * (p.dim() - 1))))
 
+    @torch.no_grad()
     def on_eval(self, step: int, train_acc: Tensor, mem_threshold: float) -> None:
         newly = (self.t_mem_seen < 0) & (train_acc.cpu() >= mem_threshold)
         if newly.any():

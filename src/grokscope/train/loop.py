@@ -11,7 +11,7 @@ Resume restores the state written at a flush and continues; the metrics equal an
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -84,15 +84,28 @@ class Trainer:
         self.lr = vec([mc.optim.lr for mc in self.members])
         self.wd = vec([mc.optim.wd for mc in self.members])
         self.tau = vec([mc.loss.tau for mc in self.members])
-        decay = set(self.model.weight_names) if cfg.optim.decay == "weights" else set(self.params)
+        decay = self._decay_set(cfg.optim.decay)
         self.opt = Optimizer(cfg.optim, self.params, decay & set(self.params))
         self.iv = Interventions(cfg, self.members, self.params, self.model.groups, device)
-        self.noise_gen = torch.Generator(device=device).manual_seed(seed_for(cfg, 0, "langevin"))
+        # one noise stream per member, so a member's Langevin noise does not depend on how it was packed
+        self.noise_gens = [torch.Generator(device=device).manual_seed(seed_for(mc, s, "langevin"))
+                           for mc, s in zip(self.members, seeds)]
         self.grid = eval_steps(cfg.eval, cfg.train.steps)
         self.ckpt_steps = checkpoint_steps(cfg.checkpoint, self.grid)
         self.probes = [PROBES.get(name) for name in cfg.eval.probes]
         self.history: dict[str, list[list[float]]] = {}  # metric -> [eval][member]
         self.history_steps: list[int] = []
+
+    def _decay_set(self, decay: str | list[str]) -> set[str]:
+        if decay == "weights":
+            return set(self.model.weight_names)
+        if decay == "all":
+            return set(self.params)
+        groups = self.model.groups
+        unknown = sorted(set(decay) - set(groups))
+        if unknown:
+            raise ValueError(f"optim.decay: unknown group {unknown[0]!r} (model groups: {sorted(groups)})")
+        return {n for g in decay for n in groups[g]}
 
     # -- one update -----------------------------------------------------------------------------------------
     def batch(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,7 +133,7 @@ class Trainer:
         grads = dict(zip(names, torch.autograd.grad(loss, [self.params[n] for n in names])))
         lr = lr_at(self.lr, t, self.cfg.optim.warmup_steps)
         self.opt.step(self.params, grads, lr, self.wd * self.iv.wd_mask(t).to(self.dtype))
-        self.iv.after_step(t + 1, lr, self.noise_gen)
+        self.iv.after_step(t + 1, lr, self.noise_gens)
 
     # -- evaluation -------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -163,13 +176,14 @@ class Trainer:
     # -- state --------------------------------------------------------------------------------------------------
     def state_dict(self, t: int, n_parts: int) -> dict:
         return {"step": t, "n_parts": n_parts, "params": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-                "opt": self.opt.state_dict(), "iv": self.iv.state_dict(), "noise_rng": self.noise_gen.get_state()}
+                "opt": self.opt.state_dict(), "iv": self.iv.state_dict(), "noise_rng": [g.get_state() for g in self.noise_gens]}
 
     def load_state_dict(self, sd: dict) -> int:
         self.model.load_state_dict(sd["params"])
         self.opt.load_state_dict(sd["opt"])
         self.iv.load_state_dict(sd["iv"])
-        self.noise_gen.set_state(sd["noise_rng"])
+        for g, state in zip(self.noise_gens, sd["noise_rng"]):
+            g.set_state(state)
         return int(sd["step"])
 
     # -- the loop -----------------------------------------------------------------------------------------------
