@@ -121,3 +121,16 @@ def bmm(x: Tensor, W: Tensor) -> Tensor:
     """Per-member matmul: ``x [M, ..., a]`` @ ``W [M, a, b]`` -> ``[M, ..., b]``."""
     shape = x.shape
     return torch.bmm(x.reshape(shape[0], -1, shape[-1]), W).view(*shape[:-1], W.shape[-1])
+
+
+def gather_sum(table: Tensor, idx: Tensor) -> Tensor:
+    """Σ_k table[m, idx[m, b, k]]: ``table [M, R, H]``, ``idx int64 [M or 1, B, K]`` -> ``[M, B, H]``.
+
+    For a few positions a row gather is cheapest; for many (parity's n bits) a multi-hot ``[B, R]`` matmul
+    avoids a scatter-add over B·K rows in the backward pass (measured ~25x faster at K=30, R=90, H=256).
+    """
+    if idx.shape[-1] <= 4:
+        return gather_rows(table, idx).sum(-2)
+    multi_hot = torch.zeros(*idx.shape[:-1], table.shape[1], dtype=table.dtype, device=table.device)
+    multi_hot.scatter_add_(-1, idx, torch.ones_like(idx, dtype=table.dtype))
+    return torch.matmul(multi_hot, table)  # [M|1, B, R] @ [M, R, H] broadcasts over members

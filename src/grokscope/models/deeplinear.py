@@ -8,7 +8,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import MODELS, MemberModel, TaskShape, bmm, gather_rows
+from .base import MODELS, MemberModel, TaskShape, bmm, gather_sum
 
 
 class DeepLinearConfig(BaseModel):
@@ -34,7 +34,7 @@ class DeepLinear(MemberModel):
 
     def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
         idx = x[..., list(self.positions)] + torch.arange(self.K, device=x.device) * self.V
-        h = gather_rows(self.P["layers.0.W"], idx).sum(-2)  # [M, B, w]
+        h = gather_sum(self.P["layers.0.W"], idx)  # [M, B, w]
         for i in range(1, self.cfg.depth):
             if cache is not None:
                 cache[f"layers.{i}.hook_in"] = h

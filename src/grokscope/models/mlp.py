@@ -11,7 +11,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import MODELS, MemberModel, TaskShape, activation, bmm, gather_rows
+from .base import MODELS, MemberModel, TaskShape, activation, bmm, gather_rows, gather_sum
 
 
 class MLPConfig(BaseModel):
@@ -46,7 +46,7 @@ class EmbedConcatMLP(MemberModel):
         tables = torch.einsum("mvd,mkdh->mkvh", P["W_E"], W_in).reshape(M, K * V, H)  # [M, K*V, H]
         offs = torch.arange(K, device=x.device) * V
         idx = x[..., list(self.positions)] + offs  # [M|1, B, K]
-        pre = gather_rows(tables, idx).sum(-2)  # [M, B, H]
+        pre = gather_sum(tables, idx)  # [M, B, H]
         if "b_in" in P:
             pre = pre + P["b_in"][:, None]
         post = activation(self.cfg.act, pre)

@@ -8,7 +8,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import MODELS, MemberModel, TaskShape, activation, bmm, gather_rows
+from .base import MODELS, MemberModel, TaskShape, activation, bmm, gather_sum
 
 
 class OneHotMLPConfig(BaseModel):
@@ -33,7 +33,7 @@ class OneHotMLP(MemberModel):
     def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
         # A one-hot input times W_in is a row lookup: no K·V-wide matmul.
         idx = x[..., list(self.positions)] + torch.arange(self.K, device=x.device) * self.V
-        pre = gather_rows(self.P["W_in"], idx).sum(-2)  # [M, B, H]
+        pre = gather_sum(self.P["W_in"], idx)  # [M, B, H]
         post = activation(self.cfg.act, pre)
         if cache is not None:
             cache["mlp.hook_pre"], cache["mlp.hook_post"], cache["hook_unembed_in"] = pre, post, post
