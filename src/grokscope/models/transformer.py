@@ -51,6 +51,9 @@ class Transformer(MemberModel):
         d, V, S, C, L = cfg.d_model, task.vocab_size, task.seq_len, task.n_classes, cfg.n_layers
         s = d**-0.5
         self.V, self.S, self.dh = V, S, d // cfg.n_heads
+        self.input_positions = task.input_positions
+        # leading positions whose causal prefix holds at most one operand (see forward)
+        self.n_prefix = max([k for k in range(S) if sum(p < k for p in task.input_positions) <= 1], default=0)
         self.add("W_E", (V, d), s, group="embed")
         self.add("W_pos", (S, d), s, group="embed")
         for l in range(L):
@@ -111,8 +114,8 @@ class Transformer(MemberModel):
     def _proj(self, x: Tensor, l: int, w: str) -> Tensor:
         return self._linear(x, f"blocks.{l}.attn.W_{w}", f"blocks.{l}.attn.b_{w}")
 
-    def _attend(self, q: Tensor, k: Tensor, v: Tensor, last_only: bool) -> tuple[Tensor, Tensor]:
-        """q [M,B,Sq,d], k/v [M,B,S,d] -> z [M,B,Sq,d], pattern [M,B,H,Sq,S]."""
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """q [M,B,Sq,d] (the last Sq positions), k/v [M,B,S,d] -> z [M,B,Sq,d], pattern [M,B,H,Sq,S]."""
         M, B, Sq, d = q.shape
         S, H, dh = k.shape[2], self.cfg.n_heads, self.dh
         qh = q.view(M, B, Sq, H, dh).transpose(2, 3)  # [M,B,H,Sq,dh]
@@ -123,8 +126,8 @@ class Transformer(MemberModel):
             scores = (qh.unsqueeze(-2) * kh.unsqueeze(-3)).sum(-1) / dh**0.5  # [M,B,H,Sq,S]
         else:
             scores = qh @ kh.transpose(-1, -2) / dh**0.5
-        if self.cfg.causal and not last_only:  # the readout position attends to everything anyway
-            mask = torch.ones(Sq, S, dtype=torch.bool, device=q.device).triu(1)
+        if self.cfg.causal and Sq > 1:  # query i sits at position S-Sq+i; a lone readout query sees everything
+            mask = torch.ones(Sq, S, dtype=torch.bool, device=q.device).triu(1 + S - Sq)
             scores = scores.masked_fill(mask, float("-inf"))
         pattern = scores.softmax(-1)
         z = (pattern.unsqueeze(-1) * vh.unsqueeze(-3)).sum(-2) if small else pattern @ vh  # [M,B,H,Sq,dh]
@@ -141,37 +144,53 @@ class Transformer(MemberModel):
     # -- forward ----------------------------------------------------------------------------------------------
     def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
         """x: int64 [M|1, B, S] -> logits [M, B, C] at the last position."""
-        P, L, V, S = self.P, self.cfg.n_layers, self.V, self.S
-        M = self.M
-        # Layer 0 sees only (token, position) pairs: build its residual stream, LayerNorm and Q/K/V on the
-        # S·V table of pairs and gather per example.
+        P, L, V, S, M = self.P, self.cfg.n_layers, self.V, self.S, self.M
+        # Layer 0 sees only (token, position) pairs: its residual stream, LayerNorm and Q/K/V are built on the
+        # S·V table of pairs and gathered per example.
         resid_tab = (P["W_E"][:, None] + P["W_pos"][:, :, None]).reshape(M, S * V, -1)  # [M, S*V, d]
         idx = x + torch.arange(S, device=x.device) * V  # [M|1, B, S]
-        ln_tab = self._ln("blocks.0.ln1", resid_tab)
-        resid: Tensor | None = None
-        if L > 1 or cache is not None:
-            resid = gather_rows(resid_tab, idx)  # [M, B, S, d]
+        q_tab, k_tab, v_tab = (self._proj(self._ln("blocks.0.ln1", resid_tab), 0, w) for w in "QKV")
+        # Under a causal mask the first n positions (here: those with at most one operand among them, e.g.
+        # [a, op] of [a, op, b, =]) depend on one token only, in every layer: run them on a V-row table and
+        # gather, instead of per example. Only multi-layer models gain; hooks want every position per example.
+        n = self.n_prefix if (cache is None and L > 1 and self.cfg.causal) else 0
+        if n and not self._prefix_is_const(x, n):
+            n = 0  # inputs vary where the task promised constants: take the general path
+        if n:
+            xt, sel = self._prefix_inputs(x, n)  # [1, R, n] table inputs; [M|1, B] row of each example
+            idx_t = xt + torch.arange(n, device=x.device) * V
+            resid_t = gather_rows(resid_tab, idx_t)  # [M, R, n, d]
+        resid = gather_rows(resid_tab, idx[..., n:]) if (L > 1 or cache is not None) else None  # [M, B, S-n, d]
         for l in range(L):
             last = l == L - 1
             if l == 0:
-                # separate Q/K/V tables: gathering one [.., 3d] tensor and chunking it costs a B-sized cat in
-                # the backward pass
-                q_tab, k_tab, v_tab = (self._proj(ln_tab, 0, w) for w in ("Q", "K", "V"))  # [M, S*V, d]
-                k, v = gather_rows(k_tab, idx), gather_rows(v_tab, idx)  # [M, B, S, d]
-                q = gather_rows(q_tab, idx[..., -1:] if last else idx)
+                k, v = gather_rows(k_tab, idx[..., n:]), gather_rows(v_tab, idx[..., n:])
+                q = gather_rows(q_tab, idx[..., -1:] if last else idx[..., n:])
                 resid_q = gather_rows(resid_tab, idx[..., -1:]) if last else resid
+                if n:
+                    q_t, k_t, v_t = (gather_rows(t, idx_t) for t in (q_tab, k_tab, v_tab))
             else:
                 assert resid is not None
                 h = self._ln(f"blocks.{l}.ln1", resid)
                 k, v = self._proj(h, l, "K"), self._proj(h, l, "V")
                 q = self._proj(h[:, :, -1:] if last else h, l, "Q")
                 resid_q = resid[:, :, -1:] if last else resid
+                if n:
+                    h_t = self._ln(f"blocks.{l}.ln1", resid_t)
+                    q_t, k_t, v_t = (self._proj(h_t, l, w) for w in "QKV")
+            if n:  # prefix keys/values of each example, gathered from the table
+                k = torch.cat([self._select(k_t, sel), k], 2)
+                v = torch.cat([self._select(v_t, sel), v], 2)
             if cache is not None:
                 cache[f"blocks.{l}.hook_resid_pre"] = resid
-            z, pattern = self._attend(q, k, v, last_only=last)
+            z, pattern = self._attend(q, k, v)
             attn_out = self._linear(z, f"blocks.{l}.attn.W_O", f"blocks.{l}.attn.b_O")
             resid_mid = resid_q + attn_out
             resid = resid_mid + self._mlp(self._ln(f"blocks.{l}.ln2", resid_mid), l, cache)
+            if n and not last:
+                z_t, _ = self._attend(q_t, k_t, v_t)
+                resid_t = resid_t + self._linear(z_t, f"blocks.{l}.attn.W_O", f"blocks.{l}.attn.b_O")
+                resid_t = resid_t + self._mlp(self._ln(f"blocks.{l}.ln2", resid_t), l, None)
             if cache is not None:
                 cache[f"blocks.{l}.attn.hook_pattern"] = pattern
                 cache[f"blocks.{l}.hook_attn_out"] = attn_out
@@ -182,3 +201,25 @@ class Transformer(MemberModel):
         if cache is not None:
             cache["hook_unembed_in"] = final
         return self._linear(final, "W_U", "b_U")
+
+    def _prefix_is_const(self, x: Tensor, n: int) -> bool:
+        const = [p for p in range(n) if p not in self.input_positions]
+        flat = x.reshape(-1, x.shape[-1])
+        return all(bool((flat[:, p] == flat[0, p]).all()) for p in const)
+
+    def _prefix_inputs(self, x: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        """Table inputs for the first n positions: one row per value of the operand among them (constant tokens
+        copied from the first example), and each example's row index."""
+        const = x.reshape(-1, x.shape[-1])[0, :n]
+        var = [p for p in self.input_positions if p < n]
+        if not var:
+            return const.view(1, 1, n), torch.zeros(x.shape[:-1], dtype=torch.long, device=x.device)
+        rows = const.repeat(self.V, 1)
+        rows[:, var[0]] = torch.arange(self.V, device=x.device)
+        return rows[None], x[..., var[0]]
+
+    @staticmethod
+    def _select(t: Tensor, sel: Tensor) -> Tensor:
+        """Rows of a prefix table ``t [M, R, n, d]`` for each example: ``sel [M|1, B]`` -> ``[M, B, n, d]``."""
+        M, R, n, d = t.shape
+        return gather_rows(t.reshape(M, R, n * d), sel).view(M, -1, n, d)
