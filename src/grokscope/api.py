@@ -157,7 +157,11 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
     try:
         if state_file.exists():
             state = checkpoint.load(state_file, map_location=dev)
-            start, n_parts = trainer.load_state_dict(state), int(state["n_parts"])
+            try:
+                start, n_parts = trainer.load_state_dict(state), int(state["n_parts"])
+            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # readable, wrong content
+                why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                raise UserError(f"corrupt checkpoint {state_file}: not a resume state of this run ({why})") from None
         rd.drop_parts_from(n_parts)  # chunks past the state are recomputed identically
         if rd.metrics_file.exists() and not state_file.exists():
             rd.metrics_file.unlink()

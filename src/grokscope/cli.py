@@ -48,6 +48,7 @@ def _progress_callback(total: int, members: int) -> tuple[Any, Any]:
     task = progress.add_task("train", total=total, stats="")
 
     def on_eval(step: int, values: dict[str, list[float]]) -> None:
+        progress.start()  # at the first evaluation (idempotent): a config error before it stays one line
         def rng(name: str, fmt: str) -> str:
             v = values.get(name)
             if not v:
@@ -64,8 +65,11 @@ def _train_with_progress(fn: Any, cfg: Any, quiet: bool, **kwargs: Any) -> Any:
     if quiet:
         return fn(**kwargs)
     progress, on_eval = _progress_callback(cfg.train.steps, len(cfg.member_table()))
-    with progress:
+    try:
         return fn(on_eval=on_eval, **kwargs)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
 
 
 @app.command()
