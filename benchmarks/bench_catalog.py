@@ -68,6 +68,7 @@ def make_run(root: Path, i: int, rng: random.Random, members: int = 4) -> Path:
         events.append({"member": m, "seed": m, "t_mem": t_mem, "t_grok": t_grok,
                        "delay": None if t_grok is None else t_grok - t_mem, "censored": t_grok is None,
                        "budget": int(steps[-1])})
+        final = events[-1]["final"] = {}  # real runs write the last evaluation into events.json
         for name in METRICS:
             if name == "train/acc":
                 v = (steps >= t_mem).astype(float)
@@ -75,6 +76,7 @@ def make_run(root: Path, i: int, rng: random.Random, members: int = 4) -> Path:
                 v = (steps >= (t_grok or 10**9)).astype(float) * 0.99 + 0.01
             else:
                 v = np.abs(np.sin(steps * (m + 1) / 97.0)) + 0.1
+            final[name] = float(v[-1])
             cols["step"].extend(steps.tolist())
             cols["member"].extend([m] * len(steps))
             cols["metric"].extend([name] * len(steps))

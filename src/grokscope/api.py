@@ -213,7 +213,9 @@ def _train(rd: RunDir, trainer: Any, on_eval: Any, start: int, n_parts: int) -> 
         last = trainer.run(rd, on_eval, start_step=start, n_parts=n_parts)
         elapsed = time.monotonic() - t0
         rd.compact()
-        rd.write_json("events.json", [e.as_dict() for e in trainer.events()])
+        last_values = {name: v[-1] for name, v in trainer.history.items()}  # the final evaluation
+        rd.write_json("events.json", [{**e.as_dict(), "final": {k: v[e.member] for k, v in last_values.items()}}
+                                      for e in trainer.events()])
         meta = rd.read_json("meta.json")
         rd.update_meta(status="complete", steps_done=last, train_seconds=round(meta.get("train_seconds", 0) + elapsed, 3),
                        steps_per_second=round((last - start) / elapsed, 2) if elapsed > 0 else None)

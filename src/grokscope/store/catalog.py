@@ -233,7 +233,9 @@ def _read_run(found: _Found, warnings: list[str]) -> dict | None:
            "created": meta.get("created"), "n_members": len(rows), "n_grokked": None,
            **{k: (None if k in vary_keys else v) for k, v in flat.items()}}
     ev_cfg = cfg.get("eval") or {}
+    finals = {mem: e["final"] for mem, e in ev.items() if isinstance(e.get("final"), dict)}
     return {"run": run, "members": rows, "has_events": bool(ev),
+            "finals": finals if len(finals) == len(rows) else None,  # written at completion: no Parquet read needed
             "eval": {k: ev_cfg.get(k) for k in ("mem_threshold", "grok_threshold", "loss_rule")}}
 
 
@@ -263,12 +265,15 @@ def _read_parquet_rows(con: Any, files: list[tuple[str, int]], sql: str, warning
 def _fill_from_metrics(con: Any, todo: list[tuple[_Found, dict]], warnings: list[str]) -> None:
     """The last value of every metric of each member (one query over all the files of the runs in ``todo``), and
     the events of runs without events.json (still running) from their curves."""
-    files = [(f, i) for i, (found, _rec) in enumerate(todo) for f in found.files]
+    files = [(f, i) for i, (found, rec) in enumerate(todo) if rec.get("finals") is None for f in found.files]
     sql = ("select k, member, list(metric), list(value) from (select k, member, metric, arg_max(value, step) as value "
            "from {src} p join (select unnest(?::VARCHAR[]) as filename, unnest(?::BIGINT[]) as k) using (filename) "
            "group by all) group by all")
     rows = _read_parquet_rows(con, files, sql, warnings)
     last = {(k, int(member)): (metrics, values) for k, member, metrics, values in rows}
+    for i, (_found, rec) in enumerate(todo):
+        for mem, final in (rec.get("finals") or {}).items():
+            last[(i, mem)] = (list(final), list(final.values()))
     names: dict[str, str] = {}
     for i, (_found, rec) in enumerate(todo):
         finals: list[str] = []
