@@ -117,13 +117,14 @@ def _final_values(r: Any) -> dict[int, dict[str, float]]:
 
 
 def _summary_rows(r: Any) -> list[dict[str, Any]]:
-    finals = _final_values(r)
+    events = r.events
+    finals = {} if all("final" in e for e in events) else _final_values(r)  # a complete run stores them
     members = {m["member"]: m for m in r.members}
     rows = []
-    for e in r.events:
+    for e in events:
         m = e["member"]
         extra = {k: v for k, v in members.get(m, {}).items() if k not in ("member", "seed", "init_seed", "split_seed")}
-        rows.append({**e, "vary": extra, "final": finals.get(m, {})})
+        rows.append({**e, "vary": extra, "final": e.get("final", finals.get(m, {}))})
     return rows
 
 

@@ -31,7 +31,7 @@ _PRESETS = [
          "model": {"name": "mlp", "d_embed": 32, "d_hidden": 128, "act": "gelu"},
          "optim": {"lr": 1e-2, "wd": 1.0, "beta2": 0.98},
          "train": {"steps": 5000, "stop_on_grok": 1.5},
-         "eval": {"points": 120},
+         "eval": {"points": 300},
          "members": {"seeds": 4}},
     ),
     Preset(

@@ -253,13 +253,18 @@ def test_tiny_run_events(tiny_run):
     r, _, _ = tiny_run
     ev = r.events
     assert len(ev) == 2
+    df = r.metrics()
+    last = df[df.step == df.step.max()]
     for m, e in enumerate(ev):
-        assert set(e) == {"member", "seed", "t_mem", "t_grok", "delay", "censored", "budget"}
+        assert set(e) == {"member", "seed", "t_mem", "t_grok", "delay", "censored", "budget", "final"}
         assert e["member"] == m and e["budget"] == 30
         assert e["censored"] == (e["t_grok"] is None)
+        mine = last[last.member == m]
+        assert e["final"] == dict(zip(mine.metric, mine.value))  # the last evaluation, as in metrics.parquet
     from grokscope.api import events_from_metrics
 
-    assert events_from_metrics(r) == ev  # events.json agrees with the metrics
+    # events.json agrees with the metrics
+    assert events_from_metrics(r) == [{k: v for k, v in e.items() if k != "final"} for e in ev]
 
 
 def test_rerun_returns_complete_run_without_training(tiny_run):

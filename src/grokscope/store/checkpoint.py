@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,16 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint for the user
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"corrupt checkpoint {path}: {reason[:200]}") from None
+        text = str(e).strip()
+        if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+            reason = "truncated or not a torch checkpoint"
+        elif "Weights only load failed" in text or "Unsupported global" in text:
+            reason = "it holds objects other than tensors and plain values (refused: loading never runs pickled code)"
+        elif isinstance(e, (EOFError, RuntimeError)) or "pickle" in type(e).__name__.lower():
+            reason = f"truncated or not a torch checkpoint ({type(e).__name__})"
+        else:
+            reason = text.splitlines()[0][:200] if text else type(e).__name__
+        raise UserError(f"corrupt checkpoint {path}: {reason}") from None
 
 
 def ckpt_path(ckpt_dir: Path, step: int) -> Path:

@@ -94,6 +94,13 @@ class RunDir:
         table = pa.table(rows, schema=METRICS_SCHEMA)
         write_atomic(self.parts_dir / f"part-{index:05d}.parquet", lambda p: pq.write_table(table, p))
 
+    def remove_stale_temp_files(self) -> None:
+        """Temp files of atomic writes cut short by a kill (their targets are intact)."""
+        for folder in (self.path, self.parts_dir, self.ckpt_dir):
+            if folder.is_dir():
+                for f in folder.glob(".*.tmp"):
+                    f.unlink(missing_ok=True)
+
     def drop_parts_from(self, index: int) -> None:
         """Remove chunks written after the resume state (they are recomputed identically)."""
         for f in self.part_files():
