@@ -144,6 +144,12 @@ def _terminate(pool: Any) -> None:
 class LocalExecutor:
     name = "local"
 
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
     def __init__(self, workers: int, threads: int, device: str = "auto") -> None:
         self.workers, self.threads, self.device = workers, threads, device
 
@@ -295,11 +301,10 @@ class RayExecutor:
     def __init__(self, address: str | None, threads: int, workers: int | None = None, device: str = "auto") -> None:
         self.address, self.threads, self.workers, self.device = address, threads, workers, device
 
-    def run(self, jobs: list[Job], runs_dir: Path, report: Report) -> Iterator[Outcome]:
-        if not jobs:
-            return
+    def start(self) -> None:
+        """Connect to (or start) Ray before the sweep writes anything; one line if that fails."""
         ray = import_ray()
-        started = False
+        self._started = False
         if not ray.is_initialized():
             try:
                 ray.init(address=self.address, include_dashboard=False, logging_level="warning",
@@ -307,7 +312,19 @@ class RayExecutor:
             except Exception as e:  # noqa: BLE001 - connection problems are the user's setup
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise UserError(f"cannot start or reach Ray (address={self.address!r}): {first}") from None
-            started = True
+            self._started = True
+
+    def stop(self) -> None:
+        if getattr(self, "_started", False):
+            import_ray().shutdown()
+            self._started = False
+
+    def run(self, jobs: list[Job], runs_dir: Path, report: Report) -> Iterator[Outcome]:
+        if not jobs:
+            return
+        ray = import_ray()
+        if not ray.is_initialized():
+            self.start()
         try:
             remote = ray.remote(num_cpus=self.threads)(ray_task)
             limit = self.workers or len(jobs)
@@ -339,5 +356,4 @@ class RayExecutor:
                             res = {"error": f"cannot write the run directory: {e}", "seconds": res.get("seconds", 0)}
                     yield _outcome(job, res, res.get("worker", "ray"))
         finally:
-            if started:
-                ray.shutdown()
+            self.stop()

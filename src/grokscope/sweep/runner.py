@@ -143,42 +143,54 @@ def run_sweep(spec: str | Path | dict | Plan, out: str | Path | None = None, wor
     with SweepLock(out):
         doc = plan.to_json()
         _check_same_sweep(out, doc)
-        write_json(out / "sweep.json", {**doc, "status": "running"})
         runs_dir = out / "runs"
-        runs_dir.mkdir(exist_ok=True)
         todo = [r for r in plan.runs if not run_complete(runs_dir / r.run_id)]
         skipped = {r.run_id for r in plan.runs} - {r.run_id for r in todo}
         jobs = sorted((Job(r.run_id, r.config.model_dump(mode="json"), r.members, r.config.train.steps, r.cost)
                        for r in todo), key=lambda j: -j.cost)  # largest first: a shorter tail
         ex: Any = (LocalExecutor(workers or 1, threads, device) if executor == "local"
                    else RayExecutor(address, threads, workers, device))
-        for n in notes:
-            if progress:
-                progress.note(n)
-        outcomes: dict[str, Outcome] = {}
-        if progress:
-            progress.begin(plan, jobs, len(skipped))
-        report = progress.event if progress else (lambda *a: None)
-        n_cells = {r.run_id: len(r.cells) for r in plan.runs}
+        if jobs:
+            ex.start()  # e.g. reach the Ray cluster before anything is written
         try:
-            for o in ex.run(jobs, runs_dir, report):
-                if o.detail:  # an unexpected error (a bug, not a user mistake): keep the traceback
-                    log = out / "errors" / f"{o.run_id}.log"
-                    log.parent.mkdir(exist_ok=True)
-                    log.write_text(o.detail)
-                    o.error = f"{o.error} (traceback: {log})"
-                outcomes[o.run_id] = o
-                if progress:
-                    progress.finished(o, n_cells.get(o.run_id, 0))
+            result = _execute(plan, out, doc, ex, jobs, skipped, progress, notes)
         finally:
+            ex.stop()
+    result.runs_trained, result.runs_skipped = len(jobs), len(skipped)
+    result.seconds, result.notes = time.monotonic() - t0, notes
+    return result
+
+
+def _execute(plan: Plan, out: Path, doc: dict[str, Any], ex: Any, jobs: list[Job], skipped: set[str],
+             progress: Progress | None, notes: list[str]) -> SweepResult:
+    runs_dir = out / "runs"
+    write_json(out / "sweep.json", {**doc, "status": "running"})
+    runs_dir.mkdir(exist_ok=True)
+    for n in notes:
+        if progress:
+            progress.note(n)
+    outcomes: dict[str, Outcome] = {}
+    if progress:
+        progress.begin(plan, jobs, len(skipped))
+    report = progress.event if progress else (lambda *a: None)
+    n_cells = {r.run_id: len(r.cells) for r in plan.runs}
+    try:
+        for o in ex.run(jobs, runs_dir, report):
+            if o.detail:  # an unexpected error (a bug, not a user mistake): keep the traceback
+                log = out / "errors" / f"{o.run_id}.log"
+                log.parent.mkdir(exist_ok=True)
+                log.write_text(o.detail)
+                o.error = f"{o.error} (traceback: {log})"
+            outcomes[o.run_id] = o
             if progress:
-                progress.end()
-        result = _collect(plan, out, outcomes, skipped)
-        result.runs_trained, result.runs_skipped = len(todo), len(skipped)
-        result.seconds, result.notes = time.monotonic() - t0, notes
-        write_json(out / "sweep.json", {**doc, "status": "failed" if result.failed else "complete",
-                                        "failed": [{"cell": c.cell, "run_id": c.run_id, "error": c.error}
-                                                   for c in result.failed]})
+                progress.finished(o, n_cells.get(o.run_id, 0))
+    finally:
+        if progress:
+            progress.end()
+    result = _collect(plan, out, outcomes, skipped)
+    write_json(out / "sweep.json", {**doc, "status": "failed" if result.failed else "complete",
+                                    "failed": [{"cell": c.cell, "run_id": c.run_id, "error": c.error}
+                                               for c in result.failed]})
     return result
 
 

@@ -30,9 +30,8 @@ noise) are packed onto the member axis of one run (``members.seeds`` × zipped `
 member's init and split from its task/model config and its seed only, so a cell trains the same whichever way it is
 packed (checked for every cell when the plan is built: the member's config inside its run equals the cell's own).
 
-Two exceptions keep that promise: a cell with Langevin noise (``intervene.langevin_T > 0``) gets a run of its own (the
-noise is drawn for the whole member axis from one run-level stream), and cells using a clamp ``target`` are not packed
-with cells using ``rho`` (one clamp mode per run).
+Langevin noise packs too: every member draws from its own noise stream. One exception: cells using a clamp ``target``
+are not packed with cells using ``rho`` (one clamp mode per run).
 """
 
 from __future__ import annotations
@@ -60,8 +59,9 @@ from ..config import (
 from ..errors import UserError
 
 DEFAULT_MEMBER_CAP = 8
-# packed on the member axis by the sweep (langevin_T is PACKABLE for a run but not across cells: see module doc)
-PACKED_KEYS = ("optim.lr", "optim.wd", "loss.tau", "intervene.init_scale", "intervene.label_noise")
+# packed on the member axis by the sweep
+PACKED_KEYS = ("optim.lr", "optim.wd", "loss.tau", "intervene.init_scale", "intervene.label_noise",
+               "intervene.langevin_T")
 CLAMP_MODES = ("intervene.clamp.rho", "intervene.clamp.target", "intervene.clamp.per_group")
 SPEC_KEYS = ("name", "description", "preset", "base", "grid", "zip", "arms", "seeds", "member_cap", "pack")
 DICT_VALUED = ("intervene.clamp.per_group",)  # config keys whose value is itself a mapping (not flattened)
@@ -418,10 +418,6 @@ def _signatures(cell: Cell) -> tuple[str, str | None]:
     d.pop("members")
     for key in PACKED_KEYS:
         _pop(d, key)
-    if d["intervene"].get("langevin_T", 0.0) > 0:
-        d["solo"] = cell.index  # Langevin noise is drawn per run: never share a run (see module doc)
-    else:
-        _pop(d, "intervene.langevin_T")
     clamp = d["intervene"].pop("clamp")
     clamp_sig = None
     if clamp is not None:
