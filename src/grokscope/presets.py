@@ -25,7 +25,7 @@ _PRESETS = [
         "quick",
         "Embed-concat MLP (paper 1's architecture, narrower) on (a+b) mod 43, 40% train, AdamW lr 1e-2 wd 1, "
         "4 seeds packed on the member axis; stops at 1.5x the last member's T_grok.",
-        "memorises at ~50 steps, groks at ~1,100 steps (a ~20x delay); ~15 s on one CPU thread",
+        "memorises at ~50 steps, groks at ~1,050-1,100 steps (a ~20x delay); under 20 s on one CPU thread",
         {"name": "quick",
          "task": {"name": "modular", "op": "add", "p": 43, "frac": 0.4},
          "model": {"name": "mlp", "d_embed": 32, "d_hidden": 128, "act": "gelu"},
@@ -73,7 +73,7 @@ _PRESETS = [
         "gromov",
         "Config C (Gromov 2023): one-hot concat input, width 500, x² activation, MSE on one-hot targets, "
         "(a+b) mod 97, 50% train, full batch; AdamW lr 1e-3 wd 1 here [optimizer settings reconstructed].",
-        "see README for the measured behaviour",
+        "measured: T_mem 650, T_grok 934 (a short delay), ~9 steps/s",
         {"name": "gromov",
          "task": {"name": "modular", "op": "add", "p": 97, "frac": 0.5},
          "model": {"name": "onehot_mlp", "d_hidden": 500, "act": "quadratic"},
@@ -85,7 +85,7 @@ _PRESETS = [
         "dlc",
         "Discrete-Log Clock (Nguyen 2026): zero-excluded a·b mod 113 (a, b in 1..112), 30% train with a fixed "
         "split seed, config B model, AdamW lr 1e-3 wd 1 betas (0.9, 0.98), 40k full-batch steps.",
-        "paper trains 40,000 epochs; see README for the measured T_grok",
+        "not yet run to grokking here (40k steps, about an hour on one core); the paper trains 40,000 epochs",
         {"name": "dlc",
          "task": {"name": "modular", "op": "mul", "p": 113, "frac": 0.3, "exclude_zero": True, "split_seed": 598},
          "model": NANDA_MODEL,
@@ -96,7 +96,7 @@ _PRESETS = [
         "parity",
         "Sparse parity (Barak et al. 2022): n=30 bits, k=3 relevant, 1,000 training strings; one-hot ReLU MLP "
         "width 256, AdamW lr 1e-3 wd 0.1.",
-        "see README for the measured behaviour",
+        "measured: memorises by ~165 steps, groks at ~3,300-4,300 steps; ~70 s",
         {"name": "parity",
          "task": {"name": "parity", "n": 30, "k": 3, "m": 1000, "n_test": 1000},
          "model": {"name": "onehot_mlp", "d_hidden": 256, "act": "relu"},

@@ -1,4 +1,4 @@
-"""Fixtures for the catalog and report tests: one torch thread, tiny real runs, synthetic run and sweep dirs."""
+"""Fixtures for the catalog and report tests: tiny real runs, synthetic run and sweep dirs."""
 
 from __future__ import annotations
 
@@ -6,17 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
-import torch
 from catalog_synth import write_sweep
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 TINY = {"name": "tiny", "task": {"name": "modular", "op": "add", "p": 13, "frac": 0.5},
         "model": {"name": "mlp", "d_embed": 8, "d_hidden": 32, "act": "gelu"},

@@ -1,4 +1,4 @@
-"""Shared fixtures for the unit suite: one torch thread (DESIGN.md: thread contention on small CPUs)."""
+"""Fixtures for every test: one torch thread (DESIGN.md: thread contention on small CPUs costs up to 10x)."""
 
 from __future__ import annotations
 
