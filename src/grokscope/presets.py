@@ -38,7 +38,7 @@ _PRESETS = [
         "nanda",
         "Config B (Nanda et al. 2023): 1-layer no-LN transformer, (a+b) mod 113, [a, b, =], 30% train, full batch, "
         "AdamW lr 1e-3 wd 1 betas (0.9, 0.98), frozen zero biases.",
-        "paper: memorised by ~1.4k steps, test loss falls ~9.4k-13k steps",
+        "measured: T_mem 132, T_grok 7,371, 9 min 18 s (paper: memorised by ~1.4k, test loss falls ~9.4k-13k)",
         {"name": "nanda",
          "task": {"name": "modular", "op": "add", "p": 113, "frac": 0.3},
          "model": NANDA_MODEL,
@@ -49,7 +49,7 @@ _PRESETS = [
         "power",
         "Config A (Power et al. 2022 as run by danielmamay/grokfast): 2-layer pre-LN decoder, d 128, 4 heads, "
         "a/b mod 97 with [a, op, b, =], 50% train, batch 512, AdamW lr 1e-3 wd 1 betas (0.9, 0.98), 10-step warm-up.",
-        "peers report x/y at 50% grokking after ~3,000-3,500 steps on a CPU",
+        "measured: T_mem 412, T_grok 2,872, ~3 min (peers report ~3,000-3,500 steps for x/y at 50%)",
         {"name": "power",
          "task": {"name": "modular", "op": "div", "p": 97, "frac": 0.5, "layout": "aopb="},
          "model": {"name": "transformer", "n_layers": 2, "d_model": 128, "n_heads": 4, "d_mlp": 512,
@@ -61,7 +61,7 @@ _PRESETS = [
         "clevix-mlp",
         "The MLP of papers 1 and 4 (Khanh 2026): E 128, hidden 256 GELU, (a+b) mod 59, 40% train, AdamW lr 1e-3 "
         "wd 1 betas (0.9, 0.999), full batch, 3 seeds (the paper uses 12).",
-        "paper 1: free-control median T_grok ~3.7k steps at p=59",
+        "measured: T_mem 155, T_grok ~4.8k-5.0k, 2.5 min (paper 1: free-control median T_grok ~3.7k at p=59)",
         {"name": "clevix-mlp",
          "task": {"name": "modular", "op": "add", "p": 59, "frac": 0.4},
          "model": {"name": "mlp", "d_embed": 128, "d_hidden": 256, "act": "gelu"},
