@@ -186,3 +186,16 @@ def test_mixed_families_and_types_across_cache_batches(tmp_path: Path) -> None:
     assert both.query("select model, count(*) from members group by model order by model").rows == \
            [("mlp", 2), ("transformer", 2)]
     assert both.query("select p, median(t_grok) from members group by p").rows == [(31, 250.0)]
+
+def test_packed_none_value_is_the_members_own(tmp_path):
+    """A packed control arm (clamp rho = None) shows None, not the run's clamp value."""
+    from grokscope import api
+
+    cfg = {"name": "c", "task": {"name": "modular", "p": 11, "frac": 0.5},
+           "model": {"name": "mlp", "d_embed": 8, "d_hidden": 16}, "train": {"steps": 20}, "eval": {"points": 4},
+           "checkpoint": {"count": 0}, "intervene": {"clamp": {"rho": 1.0, "w_c": 20.0}},
+           "members": {"seeds": 1, "vary": {"intervene.clamp.rho": [None, 1.1]}}}
+    api.run(cfg, out=tmp_path / "runs", threads=1)
+    rows = Catalog(tmp_path, cache=False).con.execute(
+        'select member, rho, "intervene.clamp.rho" from members order by member').fetchall()
+    assert rows == [(0, None, None), (1, 1.1, 1.1)]

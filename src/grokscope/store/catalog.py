@@ -592,7 +592,10 @@ class Catalog:
                     mine = f"m.{_q(VARY_PREFIX + k)}"
                     if t_own != t and '"NULL"' not in (t, t_own):
                         mine, src, t = f"cast({mine} as VARCHAR)", f"cast({src} as VARCHAR)", "VARCHAR"
-                    src, t = f"coalesce({mine}, {src})", t_own if t == '"NULL"' else t
+                    # the run varies k per member: the member's value counts even when it is null (e.g. the
+                    # no-clamp control arm of a packed clamp sweep)
+                    varied = f"contains({alias}._vary_keys, {_sql_str(json.dumps(k))})"
+                    src, t = f"(case when {varied} then {mine} else {src} end)", t_own if t == '"NULL"' else t
                 srcs[k] = f"cast({src} as VARCHAR)" if t == '"NULL"' else src
             out = [f"{srcs[k]} as {_q(self.names[k])}" for k in keys] + [f"{srcs[k]} as {_q(k)}" for k in keys]
             return ", ".join(out)
