@@ -404,10 +404,13 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
 
 
 def _deep_update(dst: dict, src: dict) -> None:
+    """Merge ``src`` into ``dst``; a task/model section that names another family replaces the preset's section."""
     for k, v in src.items():
-        if isinstance(v, dict) and isinstance(dst.get(k), dict) and k not in ("task", "model"):
-            _deep_update(dst[k], v)
-        elif isinstance(v, dict) and isinstance(dst.get(k), dict) and v.get("name", dst[k].get("name")) == dst[k].get("name"):
-            _deep_update(dst[k], v)
+        old = dst.get(k)
+        mergeable = isinstance(v, dict) and isinstance(old, dict)
+        if mergeable and k in ("task", "model"):
+            mergeable = v.get("name", old.get("name")) == old.get("name")
+        if mergeable:
+            _deep_update(old, v)
         else:
             dst[k] = v

@@ -267,3 +267,14 @@ def test_exponent_floats_are_numbers(tmp_path):
                             "members.vary.loss.tau=[1, 5.0]"])
     assert cs.run_id() == ct.run_id()
     assert load_config(None, ["name=e5"]).name == "e5"  # strings that only look numeric-ish stay strings
+
+
+def test_file_on_preset_merges_same_family_and_replaces_another(tmp_path):
+    same = tmp_path / "same.toml"
+    same.write_text('preset = "quick"\n[model]\nd_hidden = 64\n')
+    cfg = load_config(same)
+    assert (cfg.model.name, cfg.model.d_hidden, cfg.model.d_embed) == ("mlp", 64, 32)  # d_embed from the preset
+    other = tmp_path / "other.toml"
+    other.write_text('preset = "quick"\n[model]\nname = "onehot_mlp"\nd_hidden = 64\n')
+    cfg = load_config(other)
+    assert (cfg.model.name, cfg.model.d_hidden, cfg.model.act) == ("onehot_mlp", 64, "quadratic")  # not mlp's gelu
