@@ -143,12 +143,14 @@ def _summary(r: Any) -> None:
 
     for row in rows:
         f = row["final"]
-        t_grok = fmt(row["t_grok"]) if not row["censored"] else f"censored@{row['budget']}"
+        t_grok = fmt(row["t_grok"]) if not row["censored"] else f">{row['budget']}"  # censored at the budget
         table.add_row(str(row["member"]), str(row["seed"]), " ".join(f"{k.split('.')[-1]}={v}" for k, v in row["vary"].items()),
                       fmt(row["t_mem"]), t_grok, fmt(row["delay"]), f"{f.get('train/acc', float('nan')):.3f}",
                       f"{f.get('test/acc', float('nan')):.3f}", f"{f.get('norm/total', float('nan')):.1f}")
     con = _console()
     con.print(table)
+    if any(row["censored"] for row in rows):
+        con.print("T_grok >N: censored (test accuracy never reached the threshold in N steps)")
     if (r.path / "curves.png").is_file():
         con.print(f"curves: {r.path / 'curves.png'}")
 
