@@ -99,7 +99,7 @@ def _inspect_run(path: str, entries: dict[str, os.DirEntry]) -> tuple[str, list[
     if "metrics.parquet" in entries:
         files.append(entries["metrics.parquet"].path)
     m = entries.get("metrics")
-    if m is not None and m.is_dir():
+    if m is not None and m.is_dir() and not files:  # beside metrics.parquet, chunks are leftovers (RunDir.compact)
         try:
             parts = sorted((e for e in os.scandir(m.path) if e.name.startswith("part-")
                             and e.name.endswith(".parquet")), key=lambda e: e.name)

@@ -108,18 +108,22 @@ class RunDir:
                 f.unlink()
 
     def compact(self) -> None:
-        """Join the chunks into metrics.parquet (atomically), then remove the chunks."""
+        """Join the chunks into metrics.parquet (atomically), then remove the chunks.
+
+        metrics.parquet is only ever written here, from every chunk, so chunks found beside it are left over from
+        a compaction cut short after the write: they are already in it."""
         parts = self.part_files()
-        tables = [pq.read_table(f) for f in parts]
-        if self.metrics_file.exists():
-            tables.insert(0, pq.read_table(self.metrics_file))
-        table = pa.concat_tables(tables) if tables else METRICS_SCHEMA.empty_table()
-        write_atomic(self.metrics_file, lambda p: pq.write_table(table, p))
+        if not self.metrics_file.exists():
+            tables = [pq.read_table(f) for f in parts]
+            table = pa.concat_tables(tables) if tables else METRICS_SCHEMA.empty_table()
+            write_atomic(self.metrics_file, lambda p: pq.write_table(table, p))
         for f in parts:
             f.unlink()
+        if self.parts_dir.is_dir() and not any(self.parts_dir.iterdir()):
+            self.parts_dir.rmdir()
 
     def read_metrics(self) -> pa.Table:
-        files = ([self.metrics_file] if self.metrics_file.exists() else []) + self.part_files()
+        files = [self.metrics_file] if self.metrics_file.exists() else self.part_files()  # see compact()
         try:
             tables = [pq.read_table(f) for f in files]
         except Exception as e:  # noqa: BLE001 - a damaged file is reported, not raised raw
