@@ -39,4 +39,4 @@ def test_registered_probe_reads_hooks_of_the_shared_pass(tmp_path):
         model(torch.as_tensor(data.x)[None], cache)
     want = cache["blocks.0.mlp.hook_post"].flatten(1).mean(1)
     got = df[df.step == last].sort_values("member")["test/mlp_activity"].tolist()
-    torch.testing.assert_close(torch.tensor(got), want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(torch.tensor(got, dtype=torch.float64), want, rtol=1e-12, atol=1e-12)
