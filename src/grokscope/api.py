@@ -164,8 +164,6 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
                 raise UserError(f"corrupt checkpoint {state_file}: not a resume state of this run ({why})") from None
         rd.drop_parts_from(n_parts)  # chunks past the state are recomputed identically
         rd.remove_stale_temp_files()
-        if rd.metrics_file.exists() and not state_file.exists():
-            rd.metrics_file.unlink()
         table = rd.read_metrics().to_pandas()
         for step, group in table.groupby("step", sort=True):
             if step > start:
