@@ -12,7 +12,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,24 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def set_threads(threads: int | None) -> int:
-    import torch
-
+def check_threads(threads: int | None) -> int:
     n = DEFAULT_THREADS if threads is None else threads
     if n < 1:
         raise UserError(f"--threads must be >= 1, got {n}")
-    torch.set_num_threads(n)
     return n
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` while training, then restored: a library call has no global side effect."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 class Run:
@@ -76,12 +87,22 @@ class Run:
         return events_from_metrics(self)
 
     def metrics(self, wide: bool = False) -> Any:
-        """Metrics as a pandas DataFrame: long (step, member, metric, value) or wide (one column per metric)."""
-        df = self.dir.read_metrics().to_pandas()
+        """Metrics as a pandas DataFrame: long (step, member, metric, value) or wide (one column per metric).
+
+        Includes offline results (``offline/*.parquet``, written later by analyses of stored checkpoints)."""
+        import pyarrow as pa
+
+        tables = [self.dir.read_metrics(), *self.dir.read_offline()]
+        df = pa.concat_tables(tables).to_pandas() if len(tables) > 1 else tables[0].to_pandas()
         if wide:
             df = df.pivot_table(index=["step", "member"], columns="metric", values="value").reset_index()
             df.columns.name = None
         return df
+
+    def write_offline(self, name: str, rows: Any) -> Path:
+        """Store analysis results computed after training (a DataFrame or dict of columns step, member, metric,
+        value) as ``offline/<name>.parquet``; nothing already written is rewritten (an existing name is an error)."""
+        return self.dir.write_offline(name, rows)
 
     def checkpoint_steps(self) -> list[int]:
         return sorted(int(f.stem.split("_")[1]) for f in self.dir.ckpt_dir.glob("step_*.pt"))
@@ -92,25 +113,43 @@ class Run:
 
         return checkpoint.load(checkpoint.ckpt_path(self.dir.ckpt_dir, step))
 
+    def setup(self, device: str = "cpu") -> Any:
+        """The run's pieces rebuilt from its config (task tensors, model at init, seeds): ``train.setup.Setup``."""
+        import torch
+
+        from .train.setup import build
+
+        return build(self.config, torch.device(device))
+
+    def model(self, step: int | None = None, device: str = "cpu") -> Any:
+        """The run's model with the weights of checkpoint ``step`` (default: the last), for analyses."""
+        steps = self.checkpoint_steps()
+        if not steps:
+            raise UserError(f"run {self.path} has no checkpoints (checkpoint.count = 0?)")
+        step = steps[-1] if step is None else step
+        if step not in steps:
+            raise UserError(f"run {self.path} has no checkpoint at step {step} (it has {steps[0]}..{steps[-1]})")
+        model = self.setup(device).model
+        model.load_state_dict(self.load_checkpoint(step)["params"])
+        return model.eval()
+
+    def data(self) -> Any:
+        """The run's task data (inputs, labels, every member's split): ``tasks.base.TaskData``."""
+        return self.setup().data
+
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
 
 
 def events_from_metrics(run: Run) -> list[dict[str, Any]]:
-    import numpy as np
-
-    from .detect.events import member_events
+    from .detect.events import events_from_curves
 
     cfg, df = run.config, run.metrics(wide=True)
-    e = cfg.eval
-    rule = (e.loss_rule.below, e.loss_rule.k) if e.loss_rule else None
     out = []
     for m, row in enumerate(run.members):
         d = df[df.member == m].sort_values("step")
-        train_acc, test_acc, test_loss = (d[c].to_numpy() if c in d else np.full(len(d), np.nan)
-                                          for c in ("train/acc", "test/acc", "test/loss"))
-        out.append(member_events(m, row["seed"], d.step.to_numpy(), train_acc, test_acc, test_loss,
-                                 e.mem_threshold, e.grok_threshold, rule).as_dict())
+        curves = {c: d[c].to_numpy() for c in d.columns if c not in ("step", "member")}
+        out.append(events_from_curves(m, row["seed"], d.step.to_numpy(), curves, cfg.eval).as_dict())
     return out
 
 
@@ -120,7 +159,7 @@ def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = Non
     """Train a config (preset name, file, dict or RunConfig) into ``out/<run-id>`` and return the Run.
 
     The run id is ``<name>-<hash of the resolved config>``. A complete run with the same id is returned as is;
-    an incomplete one is resumed.
+    an incomplete one is resumed. torch's thread count is set for the training and restored after.
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config, overrides)
     if isinstance(config, RunConfig) and overrides:
@@ -132,61 +171,70 @@ def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = Non
     if path.exists():
         raise UserError(f"{path} exists but is not a grokscope run; remove it or choose another --out")
     dev = pick_device(device)
-    n_threads = set_threads(threads)
-    trainer = _trainer(cfg, dev)  # every config/model error surfaces here, before anything is written
-    _create_run_dir(path, cfg, trainer, dev, n_threads)
-    return _train(RunDir(path), trainer, on_eval, start=0, n_parts=0)
+    n_threads = check_threads(threads)
+    with torch_threads(n_threads):
+        setup = _setup(cfg, dev)  # every config/model error surfaces here, before anything is written
+        _create_run_dir(path, cfg, setup, dev, n_threads)
+        return _train(RunDir(path), setup, on_eval, start=0, n_parts=0)
 
 
 def resume(path: str | Path, device: str = "auto", threads: int | None = None,
            on_eval: Callable[[int, dict[str, list[float]]], None] | None = None) -> Run:
-    """Continue an interrupted run from its last resume state; a complete run is returned unchanged."""
+    """Continue an interrupted run from its last resume state; a complete run is returned unchanged.
+
+    ``threads`` defaults to the threads the run was started with (meta.json); the resume state is loaded on the
+    CPU (RNG states must stay CPU byte tensors) and copied into the device's tensors."""
     from .store import checkpoint
+    from .train.loop import load_state_dict
+    from .train.recorder import Recorder
 
     r = Run(path)
     if r.complete:
         return r
     cfg = r.config
     dev = pick_device(device)
-    set_threads(threads)
-    trainer = _trainer(cfg, dev)
-    state_file = r.path / "state.pt"
-    start, n_parts = 0, 0
-    rd = r.dir
-    rd.lock()
-    try:
-        if state_file.exists():
-            state = checkpoint.load(state_file, map_location=dev)
-            try:
-                start, n_parts = trainer.load_state_dict(state), int(state["n_parts"])
-            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # readable, wrong content
-                why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-                raise UserError(f"corrupt checkpoint {state_file}: not a resume state of this run ({why})") from None
-        rd.drop_parts_from(n_parts)  # chunks past the state are recomputed identically
-        rd.remove_stale_temp_files()
-        table = rd.read_metrics().to_pandas()
-        for step, group in table.groupby("step", sort=True):
-            if step > start:
-                continue
-            values = {name: g.sort_values("member").value.tolist() for name, g in group.groupby("metric")}
-            trainer.record(int(step), values)
-    finally:
-        rd.unlock()
-    return _train(rd, trainer, on_eval, start=start, n_parts=n_parts)
+    n_threads = check_threads(threads if threads is not None else r.meta.get("threads"))
+    with torch_threads(n_threads):
+        setup = _setup(cfg, dev)
+        state_file = r.path / "state.pt"
+        start, n_parts = 0, 0
+        rd = r.dir
+        rd.lock()
+        try:
+            if state_file.exists():
+                state = checkpoint.load(state_file, map_location="cpu")
+                try:
+                    start, n_parts = load_state_dict(setup, state), int(state["n_parts"])
+                except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # readable, wrong content
+                    why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                    raise UserError(f"corrupt checkpoint {state_file}: not a resume state of this run ({why})") from None
+            rd.drop_parts_from(n_parts)  # chunks past the state are recomputed identically
+            rd.remove_stale_temp_files()
+            rec = Recorder(setup.M, rd, cfg.checkpoint.flush_seconds, n_parts)
+            rec.replay(rd.read_metrics().to_pandas(), upto=start)
+        finally:
+            rd.unlock()
+        return _train(rd, setup, on_eval, start=start, n_parts=n_parts, rec=rec)
 
 
-def _trainer(cfg: RunConfig, device: str) -> Any:
+def _setup(cfg: RunConfig, device: str) -> Any:
     import torch
 
-    from .train.loop import Trainer
+    from .train.setup import build
 
     try:
-        return Trainer(cfg, torch.device(device))
+        return build(cfg, torch.device(device))
     except ValueError as e:
         raise UserError(f"invalid config: {e}") from None
 
 
-def _create_run_dir(path: Path, cfg: RunConfig, trainer: Any, device: str, threads: int) -> None:
+def members_json(setup: Any) -> list[dict[str, Any]]:
+    """members.json rows: member index, seed, its members.vary values, and its init and split seeds."""
+    return [{"member": m, **row, "init_seed": setup.init_seeds[m], "split_seed": setup.split_seeds[m]}
+            for m, row in enumerate(setup.table)]
+
+
+def _create_run_dir(path: Path, cfg: RunConfig, setup: Any, device: str, threads: int) -> None:
     """Write config, members and meta into a temp dir and rename it into place: never a half-made run."""
     from . import meta
 
@@ -195,29 +243,32 @@ def _create_run_dir(path: Path, cfg: RunConfig, trainer: Any, device: str, threa
     try:
         rd = RunDir(tmp)
         rd.write_json("config.json", cfg.model_dump(mode="json"))
-        members = [{"member": m, **row, "init_seed": trainer.init_seeds[m], "split_seed": trainer.split_seeds[m]}
-                   for m, row in enumerate(trainer.table)]
-        rd.write_json("members.json", members)
-        rd.write_json("meta.json", {"run_id": path.name, **meta.collect(device, threads)})
+        rd.write_json("members.json", members_json(setup))
+        rd.write_json("meta.json", {"run_id": path.name, **meta.collect(str(setup.device), threads)})
         os.rename(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _train(rd: RunDir, trainer: Any, on_eval: Any, start: int, n_parts: int) -> Run:
+def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, n_parts: int, rec: Any = None) -> Run:
+    from .train.loop import train
+    from .train.recorder import Recorder
+
+    rec = rec or Recorder(setup.M, rd, setup.cfg.checkpoint.flush_seconds, n_parts)
     rd.lock()
     try:
         t0 = time.monotonic()
-        last = trainer.run(rd, on_eval, start_step=start, n_parts=n_parts)
+        last = train(setup, rec, start=start, on_eval=on_eval)
         elapsed = time.monotonic() - t0
         rd.compact()
-        last_values = {name: v[-1] for name, v in trainer.history.items()}  # the final evaluation
-        rd.write_json("events.json", [{**e.as_dict(), "final": {k: v[e.member] for k, v in last_values.items()}}
-                                      for e in trainer.events()])
+        rd.write_json("events.json", rec.events_json(setup.table, setup.cfg.eval, setup.probes.events()))
         meta = rd.read_json("meta.json")
+        label_free = {**meta.get("label_free", {}), **setup.probes.label_free}
         rd.update_meta(status="complete", steps_done=last, train_seconds=round(meta.get("train_seconds", 0) + elapsed, 3),
-                       steps_per_second=round((last - start) / elapsed, 2) if elapsed > 0 else None)
+                       steps_per_second=round((last - start) / elapsed, 2) if elapsed > 0 else None,
+                       label_free=dict(sorted(label_free.items())),
+                       probes={p.name: p.describe() for p in setup.probes.probes})
         (rd.path / "state.pt").unlink(missing_ok=True)
     finally:
         rd.unlock()

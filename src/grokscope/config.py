@@ -80,6 +80,8 @@ class EvalConfig(Section):
     mem_threshold: float = Field(0.99, gt=0.0, le=1.0, description="T_mem: first eval with train acc >= this")
     loss_rule: LossRule | None = Field(None, description="use the held-test-loss rule for T_grok instead")
     probes: list[str] = Field(default_factory=lambda: ["accuracy", "norms", "logits"], description="registered probes to run")
+    plugins: list[str] = Field(default_factory=list, description="modules (or .py files) imported before the probes are "
+                               "looked up, wherever the run executes: a user's own probes")
 
 
 class ClampConfig(Section):
@@ -195,15 +197,6 @@ class RunConfig(Section):
 
 def stable_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def seed_for(cfg: RunConfig, seed: int, what: str) -> int:
-    """Seed of a member's init ("init") or split ("split"): a hash of the task (and model), never of the
-    optimizer or interventions, so a control and its intervention arms share init and split (DESIGN.md)."""
-    parts: dict[str, Any] = {"task": cfg.task.model_dump(mode="json"), "seed": seed, "what": what}
-    if what == "init":
-        parts["model"] = cfg.model.model_dump(mode="json")
-    return int(stable_hash(parts)[:8], 16) % (2**31)
 
 
 def member_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:

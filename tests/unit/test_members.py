@@ -7,8 +7,9 @@ import copy
 import pytest
 import torch
 
-from grokscope.config import load_config, member_config, seed_for
-from grokscope.train.loop import Trainer
+from grokscope.config import load_config
+from grokscope.train.loop import update
+from grokscope.train.setup import build
 
 CPU = torch.device("cpu")
 STEPS = 30
@@ -30,9 +31,9 @@ def base(model=MLP, **sections):
 
 
 def train(cfg_dict, steps=STEPS):
-    trainer = Trainer(load_config(cfg_dict), CPU)
+    trainer = build(load_config(cfg_dict), CPU)
     for t in range(steps):
-        trainer.train_step(t)
+        update(trainer, t)
     return trainer
 
 
@@ -93,36 +94,38 @@ def test_seeds_independent_of_optimizer_and_interventions():
         base(members={"seeds": [0, 1], "vary": {"intervene.clamp.rho": [None, 0.5]}},
              intervene={"clamp": {"rho": 1.0, "w_c": 4.0}}),
     ]
-    for arm in arms:
-        cfg = load_config(arm)
-        for m in range(2):
-            for what in ("init", "split"):
-                assert seed_for(cfg, m, what) == seed_for(control, m, what)
-                mc = member_config(cfg, cfg.member_table()[m])
-                assert seed_for(mc, m, what) == seed_for(control, m, what)
     # the trainers really share init and split
-    t_control = Trainer(control, CPU)
+    t_control = build(control, CPU)
     for arm in arms[:3]:
-        t_arm = Trainer(load_config(arm), CPU)
+        t_arm = build(load_config(arm), CPU)
         assert t_arm.init_seeds == t_control.init_seeds and t_arm.split_seeds == t_control.split_seeds
         assert torch.equal(t_arm.train_idx, t_control.train_idx)
         for name, p in t_control.params.items():
             assert torch.equal(t_arm.params[name], p)
 
 
-def test_seeds_depend_on_task_model_and_seed():
-    c = load_config(base())
-    other_task = load_config(base(task={"frac": 0.6}))
-    other_model = load_config(base(model={**MLP, "d_hidden": 12}))
-    assert seed_for(c, 0, "init") != seed_for(c, 1, "init")
-    assert seed_for(c, 0, "split") != seed_for(c, 1, "split")
-    assert seed_for(c, 0, "init") != seed_for(c, 0, "split")
-    assert seed_for(other_task, 0, "split") != seed_for(c, 0, "split")
-    assert seed_for(other_task, 0, "init") != seed_for(c, 0, "init")
-    assert seed_for(other_model, 0, "init") != seed_for(c, 0, "init")
-    assert seed_for(other_model, 0, "split") == seed_for(c, 0, "split")  # the split ignores the model
-    for s in (0, 1, 12345):
-        assert 0 <= seed_for(c, s, "init") < 2**31
+def seeds(d):
+    s = build(load_config(d), CPU)
+    return s.init_seeds, s.split_seeds
+
+
+def test_seeds_depend_on_task_model_shapes_and_seed():
+    init, split = seeds(base(members={"seeds": [0, 1]}))
+    assert init[0] != init[1] and split[0] != split[1] and init[0] != split[0]
+    other_task = seeds(base(members={"seeds": [0, 1]}, task={"frac": 0.6}))
+    assert other_task[0] != init and other_task[1] != split
+    other_shape = seeds(base(members={"seeds": [0, 1]}, model={**MLP, "d_hidden": 12}))
+    assert other_shape[0] != init and other_shape[1] == split  # the split ignores the model
+    assert all(0 <= s < 2**31 for s in init + split)
+
+
+def test_init_pairs_models_that_differ_only_in_activation():
+    """x² vs ReLU (two-layer studies): same shapes, same init draw -> a counterfactual pair."""
+    relu = build(load_config(base(model={**MLP, "act": "relu"})), CPU)
+    quad = build(load_config(base(model={**MLP, "act": "quadratic"})), CPU)
+    assert relu.init_seeds == quad.init_seeds
+    for name, p in relu.params.items():
+        assert torch.equal(quad.params[name], p)
 
 
 def test_float32_packed_close_to_single():

@@ -256,7 +256,7 @@ def test_tiny_run_events(tiny_run):
     df = r.metrics()
     last = df[df.step == df.step.max()]
     for m, e in enumerate(ev):
-        assert set(e) == {"member", "seed", "t_mem", "t_grok", "delay", "censored", "budget", "final"}
+        assert set(e) == {"member", "seed", "t_mem", "t_grok", "delay", "censored", "budget", "at_grok", "final"}
         assert e["member"] == m and e["budget"] == 30
         assert e["censored"] == (e["t_grok"] is None)
         mine = last[last.member == m]

@@ -56,3 +56,32 @@ def member_events(member: int, seed: int, steps: np.ndarray, train_acc: np.ndarr
     delay = t_grok - t_mem if (t_grok is not None and t_mem is not None) else None
     budget = int(steps[-1]) if steps.size else 0
     return MemberEvents(member, seed, t_mem, t_grok, delay, t_grok is None, budget)
+
+
+def loss_rule_of(eval_cfg: object) -> tuple[float, int] | None:
+    rule = getattr(eval_cfg, "loss_rule", None)
+    return (rule.below, rule.k) if rule is not None else None
+
+
+def events_from_curves(member: int, seed: int, steps: np.ndarray, curves: dict[str, np.ndarray],
+                       eval_cfg: object) -> MemberEvents:
+    """The one place events are derived from a member's curves (``curves[metric]``: values at ``steps``; a
+    missing metric is all-NaN). Used by the loop, by ``Run.events`` for a run without events.json, and the catalog."""
+    nan = np.full(len(steps), np.nan)
+    get = lambda name: np.asarray(curves.get(name, nan), dtype=float)  # noqa: E731
+    return member_events(member, seed, np.asarray(steps), get("train/acc"), get("test/acc"), get("test/loss"),
+                         getattr(eval_cfg, "mem_threshold", 0.99), getattr(eval_cfg, "grok_threshold", 0.90),
+                         loss_rule_of(eval_cfg))
+
+
+def snapshot_at(steps: np.ndarray, curves: dict[str, np.ndarray], step: int | None) -> dict[str, float | None] | None:
+    """Every metric's value at ``step`` (the eval at or, for a cadenced metric, the last before it); None if censored."""
+    if step is None:
+        return None
+    steps = np.asarray(steps)
+    out: dict[str, float | None] = {}
+    for name, values in curves.items():
+        v = np.asarray(values, dtype=float)
+        ok = (steps <= step) & ~np.isnan(v)
+        out[name] = float(v[ok][-1]) if ok.any() else None
+    return out

@@ -14,7 +14,7 @@ from ..train.losses import probabilities
 from .base import EvalContext, probe
 
 
-@probe("logits")
+@probe("logits", uses_labels=["logit/sc_frac"])
 def logits(ctx: EvalContext) -> dict[str, Tensor]:
     z = ctx.logits
     probs = probabilities(ctx.loss_name, z)  # working dtype on purpose: collapse is a precision effect

@@ -8,7 +8,7 @@ from ..train.interventions import member_sq_norm
 from .base import EvalContext, probe
 
 
-@probe("norms")
+@probe("norms", uses_labels=False)
 def norms(ctx: EvalContext) -> dict[str, Tensor]:
     out = {}
     total = 0

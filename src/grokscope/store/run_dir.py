@@ -9,6 +9,7 @@
       events.json        T_mem / T_grok / delay / censoring per member
       state.pt           latest resume state (params, optimizer, interventions, RNG), written atomically
       ckpt/step_NNNNNNNN.pt   weights-only checkpoints on a log-spaced schedule
+      offline/<name>.parquet  results computed later from checkpoints (same long format; written once each)
       curves.png
 """
 
@@ -121,6 +122,32 @@ class RunDir:
             f.unlink()
         if self.parts_dir.is_dir() and not any(self.parts_dir.iterdir()):
             self.parts_dir.rmdir()
+
+    @property
+    def offline_dir(self) -> Path:
+        return self.path / "offline"
+
+    def write_offline(self, name: str, rows: Any) -> Path:
+        """``offline/<name>.parquet`` from a DataFrame or column dict (step, member, metric, value), atomically;
+        an existing file is never rewritten."""
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+            raise UserError(f"offline result name {name!r}: use letters, digits, '.', '_' and '-'")
+        path = self.offline_dir / f"{name}.parquet"
+        if path.exists():
+            raise UserError(f"{path} exists; offline results are never rewritten (choose another name)")
+        cols = {k: list(rows[k]) for k in ("step", "member", "metric", "value")}
+        table = pa.table(cols, schema=METRICS_SCHEMA)
+        write_atomic(path, lambda p: pq.write_table(table, p))
+        return path
+
+    def read_offline(self) -> list[pa.Table]:
+        files = sorted(self.offline_dir.glob("*.parquet")) if self.offline_dir.is_dir() else []
+        try:
+            return [pq.read_table(f).cast(METRICS_SCHEMA) for f in files]
+        except Exception as e:  # noqa: BLE001 - a damaged file is reported, not raised raw
+            raise UserError(f"cannot read offline results of {self.path}: {e}") from None
 
     def read_metrics(self) -> pa.Table:
         files = [self.metrics_file] if self.metrics_file.exists() else self.part_files()  # see compact()

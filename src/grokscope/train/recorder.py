@@ -1,0 +1,109 @@
+"""What a run measures, kept two ways: metric rows flushed to the run store in chunks, and the in-memory history
+that events, stop rules and history-reading probes use.
+
+A member stopped by ``train.stop_on_grok`` gets no rows after its stop: its curves, budget and ``final`` values
+are those it would have alone, whatever it was packed with. History arrays hold NaN where a member was stopped or
+a cadenced probe did not run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from ..detect.events import MemberEvents, events_from_curves, snapshot_at
+from ..store import checkpoint
+from ..store.run_dir import RunDir
+
+
+class Recorder:
+    def __init__(self, M: int, store: RunDir | None = None, flush_seconds: float = 5.0, n_parts: int = 0) -> None:
+        self.M, self.store, self.flush_seconds, self.n_parts = M, store, flush_seconds, n_parts
+        self.steps: list[int] = []  # every eval step of the run
+        self.values: dict[str, list[list[float]]] = {}  # metric -> [eval][member] (NaN: not measured)
+        self.n_active = [0] * M  # evals recorded while member m was active: its curves are the first n_active[m]
+        self.rows: dict[str, list] = {"step": [], "member": [], "metric": [], "value": []}
+        self.last_flush = time.monotonic()
+
+    # -- recording ------------------------------------------------------------------------------------------------
+    def record(self, t: int, values: dict[str, list[float]], active: list[bool], rows: bool = True) -> None:
+        """Eval at step t; members not ``active`` (stopped) get NaN in the history and no rows."""
+        n = len(self.steps)
+        self.steps.append(t)
+        for name in [*self.values, *(k for k in values if k not in self.values)]:
+            hist = self.values.setdefault(name, [[math.nan] * self.M for _ in range(n)])
+            v = values.get(name)
+            hist.append([v[m] if (v is not None and active[m]) else math.nan for m in range(self.M)])
+        for m in range(self.M):
+            self.n_active[m] += bool(active[m])
+        if rows:
+            for name, v in values.items():
+                ms = [m for m in range(self.M) if active[m]]
+                self.rows["step"] += [t] * len(ms)
+                self.rows["member"] += ms
+                self.rows["metric"] += [name] * len(ms)
+                self.rows["value"] += [v[m] for m in ms]
+
+    def replay(self, table: Any, upto: int) -> None:
+        """Rebuild the history from stored rows (a pandas long table) of evals at steps <= ``upto`` (resume)."""
+        for step, group in table[table.step <= upto].groupby("step", sort=True):
+            values: dict[str, list[float]] = {}
+            active = [False] * self.M
+            for name, g in group.groupby("metric"):
+                col = [math.nan] * self.M
+                for m, v in zip(g.member.tolist(), g.value.tolist()):
+                    col[int(m)] = float(v)
+                    active[int(m)] = True
+                values[str(name)] = col
+            self.record(int(step), values, active, rows=False)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def array(self, name: str) -> np.ndarray:
+        """``[evals, M]`` history of one metric (NaN where not measured)."""
+        return np.array(self.values.get(name, [[math.nan] * self.M for _ in self.steps]), dtype=float).reshape(-1, self.M)
+
+    def history(self) -> dict[str, np.ndarray]:
+        return {name: self.array(name) for name in self.values}
+
+    def curves(self, m: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Member m's own evals (up to its stop) and its curves."""
+        k = self.n_active[m]
+        return np.array(self.steps[:k], dtype=np.int64), {name: self.array(name)[:k, m] for name in self.values}
+
+    def member_events(self, m: int, seed: int, eval_cfg: Any) -> MemberEvents:
+        steps, curves = self.curves(m)
+        return events_from_curves(m, seed, steps, curves, eval_cfg)
+
+    def events_json(self, table: list[dict], eval_cfg: Any, extra: dict[str, list] | None = None) -> list[dict]:
+        """events.json: per member its events, ``at_grok`` (every metric at T_grok; None if censored), ``final``
+        (every metric at its last eval) and any detector keys (``extra``: key -> value per member)."""
+        out = []
+        for m, row in enumerate(table):
+            ev = self.member_events(m, row["seed"], eval_cfg)
+            steps, curves = self.curves(m)
+            final = snapshot_at(steps, curves, int(steps[-1])) if len(steps) else {}
+            out.append({**ev.as_dict(), "at_grok": snapshot_at(steps, curves, ev.t_grok), "final": final,
+                        **{k: v[m] for k, v in (extra or {}).items()}})
+        return out
+
+    # -- flushing ---------------------------------------------------------------------------------------------
+    def due(self, t: int, ckpt_steps: set[int], done: bool) -> bool:
+        return self.store is not None and (done or t in ckpt_steps
+                                           or time.monotonic() - self.last_flush > self.flush_seconds)
+
+    def flush(self, t: int, state: dict[str, Any], params: dict[str, Any] | None) -> None:
+        """Metrics chunk first, then the resume state that counts it: a kill between the two loses nothing.
+        ``params`` (weights only) also go to a checkpoint when given."""
+        assert self.store is not None
+        state = {**state, "n_parts": self.n_parts + 1}
+        if params is not None:
+            checkpoint.save(checkpoint.ckpt_path(self.store.ckpt_dir, t), {"step": t, "params": params})
+        self.store.write_part(self.n_parts, self.rows)
+        checkpoint.save(self.store.path / "state.pt", state)
+        self.store.update_meta(steps_done=t)
+        self.n_parts += 1
+        self.rows = {k: [] for k in self.rows}
+        self.last_flush = time.monotonic()

@@ -1,0 +1,181 @@
+"""Build a run's pieces from its config: task tensors, model, ``[M]`` hyper-parameters, optimizer, interventions,
+seeds and probes. Nothing here trains; ``loop.py`` does, ``recorder.py`` keeps what it measures.
+
+Seeds (DESIGN.md, counterfactual pairing): a member's split seed hashes the task config and its seed; its init
+seed hashes the task config, its seed and the model's *parameter specs* (names, shapes, init scales) — not the
+whole model config — so an x² and a ReLU network of the same shapes start from the same weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..config import RunConfig, member_config, stable_hash
+from ..models import MODELS, TaskShape
+from ..probes import PROBES, ProbeSet, load_plugins
+from ..probes.evaluate import EvalData
+from ..tasks import TASKS
+from ..tasks.base import TaskData
+from .interventions import Interventions
+from .labels import noisy_labels
+from .optim import Optimizer
+from .schedule import checkpoint_steps, eval_steps
+
+
+def member_seed(cfg: RunConfig, seed: int, what: str, model_specs: list | None = None) -> int:
+    """Seed of a member's "split", "batch", "noise" or "langevin" stream (task + seed), or "init" (+ model specs)."""
+    parts: dict[str, Any] = {"task": cfg.task.model_dump(mode="json"), "seed": seed, "what": what}
+    if what == "init":
+        parts["model"] = model_specs
+    return int(stable_hash(parts)[:8], 16) % (2**31)
+
+
+def model_specs(model: Any) -> list:
+    """What determines a model's parameter shapes and init draw: (name, shape, std, kind, trainable) per tensor."""
+    return [[s.name, list(s.shape), s.std, s.kind, s.trainable] for s in model.specs]
+
+
+@dataclass
+class Setup:
+    """Everything one run trains with. Shapes: M members, N examples, n train examples, S positions."""
+
+    cfg: RunConfig
+    device: torch.device
+    dtype: torch.dtype
+    table: list[dict[str, Any]]  # member m: its seed and its members.vary values
+    members: list[RunConfig]  # the config each member sees
+    split_seeds: list[int]
+    init_seeds: list[int]
+    batch_seeds: list[int]
+    data: TaskData
+    model: Any  # a MemberModel
+    params: dict[str, Tensor]  # trainable parameters, [M, ...]
+    opt: Optimizer
+    iv: Interventions
+    noise_gens: list[torch.Generator]  # one Langevin stream per member (packing never changes a member's noise)
+    lr: Tensor  # [M] base learning rates
+    wd: Tensor  # [M]
+    tau: Tensor  # [M] output temperatures
+    eval_data: EvalData
+    x_train: Tensor  # int64 [M, n, S]
+    grid: np.ndarray  # eval steps
+    ckpt_steps: set[int]
+    probes: ProbeSet
+    task_info: dict[str, Any] = field(default_factory=dict)
+    _epoch: tuple[int, Tensor] | None = None
+
+    @property
+    def M(self) -> int:
+        return len(self.members)
+
+    @property
+    def y_train(self) -> Tensor:
+        return self.eval_data.y_train
+
+    @property
+    def x_all(self) -> Tensor:
+        return self.eval_data.x
+
+    @property
+    def y_all(self) -> Tensor:
+        return self.eval_data.y
+
+    @property
+    def train_idx(self) -> Tensor:
+        return self.eval_data.train_idx
+
+    @property
+    def test_idx(self) -> Tensor:
+        return self.eval_data.test_idx
+
+    def batch(self, t: int) -> tuple[Tensor, Tensor]:
+        """Inputs ``[M, b, S]`` and labels ``[M, b]`` for update t+1: the full training set, or slice t of per-member
+        epoch permutations (member m's order depends on its batch seed only)."""
+        B, n = self.cfg.train.batch_size, self.x_train.shape[1]
+        if B is None or B >= n:
+            return self.x_train, self.y_train
+        epoch, k = divmod(t, -(-n // B))
+        if self._epoch is None or self._epoch[0] != epoch:
+            perms = [torch.randperm(n, generator=torch.Generator().manual_seed(s * 1_000_003 + epoch))
+                     for s in self.batch_seeds]
+            self._epoch = (epoch, torch.stack(perms).to(self.device))
+        idx = self._epoch[1][:, k * B:(k + 1) * B]  # [M, b]
+        xb = self.x_train.gather(1, idx[..., None].expand(-1, -1, self.x_train.shape[-1]))
+        return xb, self.y_train.gather(1, idx)
+
+
+def build(cfg: RunConfig, device: torch.device) -> Setup:
+    """All pieces of a run; every config/model error surfaces here as ValueError/UserError, before any write."""
+    load_plugins(cfg.eval.plugins)  # a user's probes register before they are looked up (also in workers)
+    probes = ProbeSet([PROBES.get(name) for name in cfg.eval.probes])
+    dtype = torch.float64 if cfg.train.dtype == "float64" else torch.float32
+    table = cfg.member_table()
+    members = [member_config(cfg, row) for row in table]
+    seeds = [row["seed"] for row in table]
+    split_seeds = [member_seed(mc, s, "split") for mc, s in zip(members, seeds)]
+    data = TASKS.get(cfg.task.name)(cfg.task, split_seeds)
+    shape = TaskShape(data.vocab_size, data.n_classes, data.seq_len, data.input_positions)
+    M = len(members)
+    model = MODELS.get(cfg.model.name)(cfg.model, shape, M, dtype).to(device)
+    specs = model_specs(model)
+    init_seeds = [member_seed(mc, s, "init", specs) for mc, s in zip(members, seeds)]
+    model.init_members(init_seeds, [mc.intervene.init_scale for mc in members])
+    params = model.trainable()
+
+    x = torch.as_tensor(data.x, device=device)
+    x_all = x if x.dim() == 3 else x[None]  # [M|1, N, S]
+    y = torch.as_tensor(data.y, device=device)
+    y_all = (y if y.dim() == 2 else y[None]).expand(M, -1).contiguous()  # [M, N]
+    train_idx = torch.as_tensor(data.train_idx, device=device)
+    classes = np.unique(data.y)  # label noise draws wrong labels among the task's classes (never 0 if excluded)
+    y_clean = y_all.gather(1, train_idx).cpu().numpy()
+    y_train = torch.as_tensor(np.stack([
+        noisy_labels(y_clean[m], classes, mc.intervene.label_noise, member_seed(mc, seeds[m], "noise"))
+        for m, mc in enumerate(members)]), device=device)  # [M, n]
+    xa = x_all.expand(M, -1, -1)
+    x_train = xa.gather(1, train_idx[..., None].expand(-1, -1, xa.shape[-1]))  # [M, n, S]
+
+    def vec(values: list[float]) -> Tensor:
+        return torch.tensor(values, dtype=dtype, device=device)
+
+    tau = vec([mc.loss.tau for mc in members])
+    eval_data = EvalData(x_all, y_all, y_train, train_idx, torch.as_tensor(data.test_idx, device=device),
+                         cfg.loss.name, tau)
+    grid = eval_steps(cfg.eval, cfg.train.steps)
+    return Setup(
+        cfg=cfg, device=device, dtype=dtype, table=table, members=members, split_seeds=split_seeds,
+        init_seeds=init_seeds, batch_seeds=[member_seed(mc, s, "batch") for mc, s in zip(members, seeds)],
+        data=data, model=model, params=params,
+        opt=Optimizer(cfg.optim, params, decay_set(cfg.optim.decay, model) & set(params)),
+        iv=Interventions(cfg, members, params, model.groups, device),
+        noise_gens=[torch.Generator(device=device).manual_seed(member_seed(mc, s, "langevin"))
+                    for mc, s in zip(members, seeds)],
+        lr=vec([mc.optim.lr for mc in members]), wd=vec([mc.optim.wd for mc in members]), tau=tau,
+        eval_data=eval_data, x_train=x_train, grid=grid, ckpt_steps=checkpoint_steps(cfg.checkpoint, grid),
+        probes=probes, task_info=task_info(cfg, data),
+    )
+
+
+def decay_set(decay: str | list[str], model: Any) -> set[str]:
+    """Names that decoupled decay applies to: weight matrices, every trainable parameter, or named groups."""
+    if decay == "weights":
+        return set(model.weight_names)
+    if decay == "all":
+        return set(model.trainable())
+    unknown = sorted(set(decay) - set(model.groups))
+    if unknown:
+        raise ValueError(f"optim.decay: unknown group {unknown[0]!r} (model groups: {sorted(model.groups)})")
+    return {n for g in decay for n in model.groups[g]}
+
+
+def task_info(cfg: RunConfig, data: TaskData) -> dict[str, Any]:
+    """The task's structure for probes that need it (Fourier/character probes): its config fields, the token roles
+    (operand positions, special tokens), vocabulary and classes."""
+    return {**cfg.task.model_dump(mode="json"), "input_positions": list(data.input_positions),
+            "token_names": dict(data.token_names), "vocab_size": data.vocab_size, "n_classes": data.n_classes,
+            "seq_len": data.seq_len}
