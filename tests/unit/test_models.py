@@ -303,8 +303,8 @@ def test_cache_does_not_change_logits():
     randomize(model)
     x = tokens(AB, 5)
     cache: dict = {}
-    # with hooks the multi-layer model computes every position per example (no prefix table): the same math in
-    # another order, so equal to rounding
+    # with hooks the model runs its reference forward (every position per example, no tables): the same math
+    # in another order, so equal to rounding
     torch.testing.assert_close(model(x, cache), model(x), rtol=1e-13, atol=1e-13)
     assert cache
 
@@ -321,7 +321,7 @@ def test_transformer_hooks(cfg):
     _, ref_patterns = reference_transformer(model, x)
     for l in range(L):
         b = f"blocks.{l}"
-        Sq = 1 if l == L - 1 else S
+        Sq = S  # with a cache the reference forward computes every query position in every layer
         assert cache[f"{b}.hook_resid_pre"].shape == (M, B, S, d)
         assert cache[f"{b}.attn.hook_pattern"].shape == (M, B, H, Sq, S)
         assert cache[f"{b}.hook_attn_out"].shape == (M, B, Sq, d)

@@ -2,11 +2,22 @@
 
 Every parameter has shape ``[M, ...]``: member m is an independent network (its own seed and, through the
 optimizer, its own lr/wd). Forward passes take token inputs ``x: int64 [M or 1, B, S]`` and return logits
-``[M, B, C]``. Hook activations are written into an optional ``cache`` dict under addressable names.
+``[M, B, C]``.
+
+Two implementations of each model's forward, chosen by ``MemberModel.forward``:
+- the *fast* path (``fast_forward``): vocabulary tables, prefix tables, the transformer's last layer at the
+  readout query only (DESIGN.md); used when nothing asks for activations, i.e. in training;
+- the *reference* path (``reference_forward``): a plain implementation computing every position of every
+  example, with a hook point (``models/hooks.py``) at each named activation; used as soon as a ``cache``, an
+  ``edit`` or ``all_queries`` is asked for. Both compute the same function (tested to 1e-10 in float64), except
+  that the reference adds frozen biases whatever their value while the fast path assumes them zero.
+A model's ``roles`` say which parameter or hook plays which part (embedding, unembedding, layer chain, ...), so
+probes ask for a role, not for a parameter name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..registry import Registry
+from .hooks import Edit, HookPoints, NameRecorder
 
 MODELS: Registry = Registry("model")
 
@@ -37,8 +49,27 @@ class ParamSpec:
     trainable: bool = True
 
 
+@dataclass(frozen=True)
+class ModelRoles:
+    """Which parameter or hook of a model plays which part; probes address roles, not parameter names.
+
+    ``layers`` is the chain of weight matrices from input to output, each ``[in, out]`` (member axis aside) with
+    ``out`` equal to the next one's ``in``: the |W| adjacency of consecutive layers is the model's neuron graph.
+    """
+
+    embed: str  # token-embedding parameter, rows indexed by token: "W_E"
+    unembed: str  # unembedding parameter [d, C]: "W_U"
+    unembed_in: str  # hook of the hidden state fed to ``unembed`` [M, B, d]: "hook_unembed_in"
+    layers: tuple[str, ...]  # weight chain, input to output
+    attention: tuple[str, ...] = ()  # attention-layer prefixes ("blocks.0.attn"); empty for MLPs
+    hidden: tuple[str, ...] = ()  # hooks of hidden activations ("blocks.0.mlp.hook_post")
+
+
 class MemberModel(nn.Module):
-    """Base class: declares ``ParamSpec``s, then ``init_members`` draws each member's values from its own seed."""
+    """Base class: declares ``ParamSpec``s, then ``init_members`` draws each member's values from its own seed.
+
+    Subclasses implement ``fast_forward``, ``reference_forward`` and ``roles``, and set ``seq_len``.
+    """
 
     def __init__(self, M: int, dtype: torch.dtype) -> None:
         super().__init__()
@@ -47,6 +78,44 @@ class MemberModel(nn.Module):
         self.specs: list[ParamSpec] = []
         self.P: dict[str, nn.Parameter] = {}
         self.groups: dict[str, list[str]] = {}
+        self.seq_len = 0  # set by the subclass: the S of its inputs (hook_names runs a one-example forward)
+        self._hook_names: list[str] | None = None
+
+    # -- forward ------------------------------------------------------------------------------------------
+    def forward(self, x: Tensor, cache: dict | None = None, *, keep: Collection[str] | None = None,
+                edit: Mapping[str, Edit] | None = None, all_queries: bool = False) -> Tensor:
+        """x: int64 [M|1, B, S] -> logits [M, B, C] read at the last position.
+
+        Without ``cache``, ``edit`` and ``all_queries`` this is the fast path. Otherwise the reference forward
+        runs with its hook points: ``edit[name](h)`` replaces activation ``name`` (same shape), and ``cache``
+        receives every hook (``keep=None``) or only those in ``keep``, after their edit. ``all_queries`` asks
+        for attention patterns over every query position, which the reference forward always computes.
+        """
+        if cache is None and not edit and not all_queries:
+            return self.fast_forward(x)
+        hook = HookPoints(cache, keep, edit)
+        hook.check(self.hook_names())
+        return self.reference_forward(x, hook)
+
+    def fast_forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def reference_forward(self, x: Tensor, hook: HookPoints) -> Tensor:
+        raise NotImplementedError
+
+    @property
+    def roles(self) -> ModelRoles:
+        raise NotImplementedError
+
+    def hook_names(self) -> list[str]:
+        """Every hook point of this model, in forward order (found by running the reference on one example)."""
+        if self._hook_names is None:
+            recorder = NameRecorder()
+            x = torch.zeros((1, 1, self.seq_len), dtype=torch.long, device=next(iter(self.P.values())).device)
+            with torch.no_grad():
+                self.reference_forward(x, recorder)
+            self._hook_names = recorder.names
+        return list(self._hook_names)
 
     def add(self, name: str, shape: tuple[int, ...], std: float, kind: str = "weight", group: str | None = None,
             trainable: bool = True) -> None:
@@ -134,3 +203,8 @@ def gather_sum(table: Tensor, idx: Tensor) -> Tensor:
     multi_hot = torch.zeros(*idx.shape[:-1], table.shape[1], dtype=table.dtype, device=table.device)
     multi_hot.scatter_add_(-1, idx, torch.ones_like(idx, dtype=table.dtype))
     return torch.matmul(multi_hot, table)  # [M|1, B, R] @ [M, R, H] broadcasts over members
+
+
+def one_hot_operands(x: Tensor, positions: tuple[int, ...], V: int, dtype: torch.dtype) -> Tensor:
+    """onehot([x_{p_1}; ...; x_{p_K}]): ``x int64 [M|1, B, S]`` -> ``[M|1, B, K*V]`` in ``dtype``."""
+    return F.one_hot(x[..., list(positions)], V).to(dtype).flatten(-2)

@@ -1,4 +1,9 @@
-"""Deep linear network on one-hot operands: logits = W_D ··· W_1·onehot([a; b]) (for the Arrhenius work, paper 3)."""
+"""Deep linear network on one-hot operands: logits = W_D ··· W_1·onehot([a; b]) (for the Arrhenius work, paper 3).
+
+Hooks (reference forward): ``layers.{i}.hook_in`` [M, B, width], the input of matrix i for i = 1..D-1, and
+``hook_unembed_in``, the input of the last matrix ([M, B, width]; for D = 1 the one-hot input [M, B, K·V]).
+Roles: ``embed`` = layers.0.W (the one-hot first layer), ``unembed`` = the last matrix, ``layers`` = all of them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import MODELS, MemberModel, TaskShape, bmm, gather_sum
+from .base import MODELS, MemberModel, ModelRoles, TaskShape, bmm, gather_sum, one_hot_operands
+from .hooks import HookPoints
 
 
 class DeepLinearConfig(BaseModel):
@@ -30,13 +36,31 @@ class DeepLinear(MemberModel):
         self.add("layers.0.W", (K * V, dims[0]), K**-0.5, group="layer0")
         for i in range(1, D):
             self.add(f"layers.{i}.W", (dims[i - 1], dims[i]), dims[i - 1] ** -0.5, group=f"layer{i}")
-        self.K, self.V = K, V
+        self.K, self.V, self.seq_len = K, V, task.seq_len
 
-    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
+    @property
+    def roles(self) -> ModelRoles:
+        D = self.cfg.depth
+        return ModelRoles(embed="layers.0.W", unembed=f"layers.{D - 1}.W", unembed_in="hook_unembed_in",
+                          layers=tuple(f"layers.{i}.W" for i in range(D)),
+                          hidden=tuple(f"layers.{i}.hook_in" for i in range(1, D)))
+
+    def reference_forward(self, x: Tensor, hook: HookPoints) -> Tensor:
+        """x: int64 [M|1, B, S] -> logits [M, B, C] = onehot([a; b]) @ W_0 @ ... @ W_{D-1}."""
+        D = self.cfg.depth
+        h = one_hot_operands(x, self.positions, self.V, self.P["layers.0.W"].dtype)  # [M|1, B, K*V]
+        h = h.expand(self.M, *h.shape[1:])  # one input per member, like every other hook
+        for i in range(D):
+            if i > 0:
+                h = hook(f"layers.{i}.hook_in", h)
+            if i == D - 1:
+                h = hook("hook_unembed_in", h)
+            h = torch.matmul(h, self.P[f"layers.{i}.W"])
+        return h
+
+    def fast_forward(self, x: Tensor) -> Tensor:
         idx = x[..., list(self.positions)] + torch.arange(self.K, device=x.device) * self.V
         h = gather_sum(self.P["layers.0.W"], idx)  # [M, B, w]
         for i in range(1, self.cfg.depth):
-            if cache is not None:
-                cache[f"layers.{i}.hook_in"] = h
             h = bmm(h, self.P[f"layers.{i}.W"])
         return h

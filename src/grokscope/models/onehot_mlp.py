@@ -1,4 +1,9 @@
-"""One-hot MLP of Gromov (2023): concat of one-hot operands, one hidden layer, x² activation, no biases."""
+"""One-hot MLP of Gromov (2023): concat of one-hot operands, one hidden layer, x² activation, no biases.
+
+Hooks (reference forward): ``mlp.hook_pre``, ``mlp.hook_post``, ``hook_unembed_in`` (= the post-activation),
+each [M, B, H]. Roles: the one-hot first layer W_in [K·V, H] is the token embedding (row k·V + t embeds token t
+at operand slot k); ``layers`` = (W_in, W_U).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import MODELS, MemberModel, TaskShape, activation, bmm, gather_sum
+from .base import MODELS, MemberModel, ModelRoles, TaskShape, activation, bmm, gather_sum, one_hot_operands
+from .hooks import HookPoints
 
 
 class OneHotMLPConfig(BaseModel):
@@ -28,13 +34,22 @@ class OneHotMLP(MemberModel):
         K, V, H = len(task.input_positions), task.vocab_size, cfg.d_hidden
         self.add("W_in", (K * V, H), K**-0.5, group="hidden")
         self.add("W_U", (H, task.n_classes), H**-0.5, group="unembed")
-        self.K, self.V = K, V
+        self.K, self.V, self.seq_len = K, V, task.seq_len
 
-    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
+    @property
+    def roles(self) -> ModelRoles:
+        return ModelRoles(embed="W_in", unembed="W_U", unembed_in="hook_unembed_in", layers=("W_in", "W_U"),
+                          hidden=("mlp.hook_post",))
+
+    def reference_forward(self, x: Tensor, hook: HookPoints) -> Tensor:
+        """x: int64 [M|1, B, S] -> logits [M, B, C]: onehot([a; b]) @ W_in, activation, @ W_U."""
+        onehot = one_hot_operands(x, self.positions, self.V, self.P["W_in"].dtype)  # [M|1, B, K*V]
+        pre = hook("mlp.hook_pre", torch.matmul(onehot, self.P["W_in"]))  # [M, B, H]
+        post = hook("mlp.hook_post", activation(self.cfg.act, pre))
+        return torch.einsum("mbh,mhc->mbc", hook("hook_unembed_in", post), self.P["W_U"])
+
+    def fast_forward(self, x: Tensor) -> Tensor:
         # A one-hot input times W_in is a row lookup: no K·V-wide matmul.
         idx = x[..., list(self.positions)] + torch.arange(self.K, device=x.device) * self.V
         pre = gather_sum(self.P["W_in"], idx)  # [M, B, H]
-        post = activation(self.cfg.act, pre)
-        if cache is not None:
-            cache["mlp.hook_pre"], cache["mlp.hook_post"], cache["hook_unembed_in"] = pre, post, post
-        return bmm(post, self.P["W_U"])
+        return bmm(activation(self.cfg.act, pre), self.P["W_U"])

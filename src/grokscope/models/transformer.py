@@ -1,12 +1,14 @@
 """Decoder-only transformer with the answer read at the last position (Nanda et al. 2023; Power et al. 2022).
 
-Hook points (names as in TransformerLens; shapes with member axis M, batch B, positions S, heads H):
-  ``blocks.{l}.hook_resid_pre``  [M, B, S, d]      ``blocks.{l}.attn.hook_pattern``  [M, B, H, Sq, S]
-  ``blocks.{l}.hook_attn_out``   [M, B, Sq, d]     ``blocks.{l}.hook_resid_mid``     [M, B, Sq, d]
-  ``blocks.{l}.mlp.hook_pre/post`` [M, B, Sq, d_mlp]  ``blocks.{l}.hook_resid_post`` [M, B, Sq, d]
-  ``hook_unembed_in``            [M, B, d]  (the hidden state fed to W_U, after the final LayerNorm if any)
-Sq = S in every layer but the last, where only the readout position is computed (Sq = 1): nothing after the
-last layer's attention reads the other positions, so computing them would be wasted work (DESIGN.md).
+Two forwards computing the same logits (``MemberModel.forward`` picks one):
+- ``fast_forward`` (training, no hooks): layer 0 on an S·V table of (position, token) pairs, gathered per example;
+  under a causal mask a V-row table for the leading positions that see one operand only; and in the last layer
+  only the readout query (nothing after the last attention reads the other positions). See DESIGN.md.
+- ``reference_forward`` (any cache, edit or ``all_queries``): every position of every example, with the
+  TransformerLens hook points listed, with shapes, in ``transformer_reference.py``.
+
+Roles: ``layers`` = (W_E, blocks.0.mlp.W_in, blocks.0.mlp.W_out, ..., W_U), the residual-stream path through the
+MLPs (V -> d -> d_mlp -> d -> ... -> C); attention (listed in ``attention``) and W_pos sit beside that chain.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
 
-from .base import MODELS, MemberModel, TaskShape, activation, bmm, gather_rows
+from . import transformer_reference
+from .base import MODELS, MemberModel, ModelRoles, TaskShape, activation, bmm, gather_rows
+from .hooks import HookPoints
 
 
 class TransformerConfig(BaseModel):
@@ -50,7 +54,7 @@ class Transformer(MemberModel):
         self.frozen_zero: set[str] = set()
         d, V, S, C, L = cfg.d_model, task.vocab_size, task.seq_len, task.n_classes, cfg.n_layers
         s = d**-0.5
-        self.V, self.S, self.dh = V, S, d // cfg.n_heads
+        self.V, self.S, self.dh, self.seq_len = V, S, d // cfg.n_heads, S
         self.input_positions = task.input_positions
         # leading positions whose causal prefix holds at most one operand (see forward)
         self.n_prefix = max([k for k in range(S) if sum(p < k for p in task.input_positions) <= 1], default=0)
@@ -84,7 +88,15 @@ class Transformer(MemberModel):
         if self.cfg.bias != "off":
             self.add(name, (n,), 0.0, "bias", trainable=self.cfg.bias == "on")
         if self.cfg.bias == "frozen":  # stays exactly 0: adding it would be a pass over B-sized tensors for nothing
-            self.frozen_zero.add(name)
+            self.frozen_zero.add(name)  # (the reference forward adds it anyway, whatever its value)
+
+    @property
+    def roles(self) -> ModelRoles:
+        L = range(self.cfg.n_layers)
+        mlps = tuple(f"blocks.{l}.mlp.W_{io}" for l in L for io in ("in", "out"))
+        return ModelRoles(embed="W_E", unembed="W_U", unembed_in="hook_unembed_in", layers=("W_E", *mlps, "W_U"),
+                          attention=tuple(f"blocks.{l}.attn" for l in L),
+                          hidden=tuple(f"blocks.{l}.mlp.hook_post" for l in L))
 
     # -- pieces ---------------------------------------------------------------------------------------------
     def _b(self, name: str, like: Tensor) -> Tensor | float:
@@ -114,8 +126,8 @@ class Transformer(MemberModel):
     def _proj(self, x: Tensor, l: int, w: str) -> Tensor:
         return self._linear(x, f"blocks.{l}.attn.W_{w}", f"blocks.{l}.attn.b_{w}")
 
-    def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """q [M,B,Sq,d] (the last Sq positions), k/v [M,B,S,d] -> z [M,B,Sq,d], pattern [M,B,H,Sq,S]."""
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """q [M,B,Sq,d] (the last Sq positions), k/v [M,B,S,d] -> z [M,B,Sq,d] (pattern [M,B,H,Sq,S] inside)."""
         M, B, Sq, d = q.shape
         S, H, dh = k.shape[2], self.cfg.n_heads, self.dh
         qh = q.view(M, B, Sq, H, dh).transpose(2, 3)  # [M,B,H,Sq,dh]
@@ -131,19 +143,19 @@ class Transformer(MemberModel):
             scores = scores.masked_fill(mask, float("-inf"))
         pattern = scores.softmax(-1)
         z = (pattern.unsqueeze(-1) * vh.unsqueeze(-3)).sum(-2) if small else pattern @ vh  # [M,B,H,Sq,dh]
-        return z.transpose(2, 3).reshape(M, B, Sq, d), pattern
+        return z.transpose(2, 3).reshape(M, B, Sq, d)
 
-    def _mlp(self, x: Tensor, l: int, cache: dict | None) -> Tensor:
+    def _mlp(self, x: Tensor, l: int) -> Tensor:
         b = f"blocks.{l}.mlp"
-        pre = self._linear(x, f"{b}.W_in", f"{b}.b_in")
-        post = activation(self.cfg.act, pre)
-        if cache is not None:
-            cache[f"{b}.hook_pre"], cache[f"{b}.hook_post"] = pre, post
+        post = activation(self.cfg.act, self._linear(x, f"{b}.W_in", f"{b}.b_in"))
         return self._linear(post, f"{b}.W_out", f"{b}.b_out")
 
     # -- forward ----------------------------------------------------------------------------------------------
-    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
-        """x: int64 [M|1, B, S] -> logits [M, B, C] at the last position."""
+    def reference_forward(self, x: Tensor, hook: HookPoints) -> Tensor:
+        return transformer_reference.reference_forward(self, x, hook)
+
+    def fast_forward(self, x: Tensor) -> Tensor:
+        """x: int64 [M|1, B, S] -> logits [M, B, C] at the last position (no hooks)."""
         P, L, V, S, M = self.P, self.cfg.n_layers, self.V, self.S, self.M
         # Layer 0 sees only (token, position) pairs: its residual stream, LayerNorm and Q/K/V are built on the
         # S·V table of pairs and gathered per example.
@@ -152,15 +164,15 @@ class Transformer(MemberModel):
         q_tab, k_tab, v_tab = (self._proj(self._ln("blocks.0.ln1", resid_tab), 0, w) for w in "QKV")
         # Under a causal mask the first n positions (here: those with at most one operand among them, e.g.
         # [a, op] of [a, op, b, =]) depend on one token only, in every layer: run them on a V-row table and
-        # gather, instead of per example. Only multi-layer models gain; hooks want every position per example.
-        n = self.n_prefix if (cache is None and L > 1 and self.cfg.causal) else 0
+        # gather, instead of per example. Only multi-layer models gain.
+        n = self.n_prefix if (L > 1 and self.cfg.causal) else 0
         if n and not self._prefix_is_const(x, n):
             n = 0  # inputs vary where the task promised constants: take the general path
         if n:
             xt, sel = self._prefix_inputs(x, n)  # [1, R, n] table inputs; [M|1, B] row of each example
             idx_t = xt + torch.arange(n, device=x.device) * V
             resid_t = gather_rows(resid_tab, idx_t)  # [M, R, n, d]
-        resid = gather_rows(resid_tab, idx[..., n:]) if (L > 1 or cache is not None) else None  # [M, B, S-n, d]
+        resid = gather_rows(resid_tab, idx[..., n:]) if L > 1 else None  # [M, B, S-n, d]
         for l in range(L):
             last = l == L - 1
             if l == 0:
@@ -181,25 +193,16 @@ class Transformer(MemberModel):
             if n:  # prefix keys/values of each example, gathered from the table
                 k = torch.cat([self._select(k_t, sel), k], 2)
                 v = torch.cat([self._select(v_t, sel), v], 2)
-            if cache is not None:
-                cache[f"blocks.{l}.hook_resid_pre"] = resid
-            z, pattern = self._attend(q, k, v)
+            z = self._attend(q, k, v)
             attn_out = self._linear(z, f"blocks.{l}.attn.W_O", f"blocks.{l}.attn.b_O")
             resid_mid = resid_q + attn_out
-            resid = resid_mid + self._mlp(self._ln(f"blocks.{l}.ln2", resid_mid), l, cache)
+            resid = resid_mid + self._mlp(self._ln(f"blocks.{l}.ln2", resid_mid), l)
             if n and not last:
-                z_t, _ = self._attend(q_t, k_t, v_t)
+                z_t = self._attend(q_t, k_t, v_t)
                 resid_t = resid_t + self._linear(z_t, f"blocks.{l}.attn.W_O", f"blocks.{l}.attn.b_O")
-                resid_t = resid_t + self._mlp(self._ln(f"blocks.{l}.ln2", resid_t), l, None)
-            if cache is not None:
-                cache[f"blocks.{l}.attn.hook_pattern"] = pattern
-                cache[f"blocks.{l}.hook_attn_out"] = attn_out
-                cache[f"blocks.{l}.hook_resid_mid"] = resid_mid
-                cache[f"blocks.{l}.hook_resid_post"] = resid
+                resid_t = resid_t + self._mlp(self._ln(f"blocks.{l}.ln2", resid_t), l)
         assert resid is not None
         final = self._ln("ln_final", resid[:, :, -1])  # [M, B, d]
-        if cache is not None:
-            cache["hook_unembed_in"] = final
         return self._linear(final, "W_U", "b_U")
 
     def _prefix_is_const(self, x: Tensor, n: int) -> bool:
