@@ -46,15 +46,6 @@ def snapshot(tr):
     return {n: p.detach().clone() for n, p in tr.model.P.items()}
 
 
-def test_member_sq_norm():
-    g = torch.Generator().manual_seed(0)
-    P = {"a": torch.randn(2, 3, 4, generator=g), "b": torch.randn(2, 5, generator=g)}
-    got = member_sq_norm(P, ["a", "b"])
-    for m in range(2):
-        want = torch.linalg.matrix_norm(P["a"][m].double()) ** 2 + P["b"][m].double().norm() ** 2
-        torch.testing.assert_close(got[m], want)
-
-
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-6)])
 @pytest.mark.parametrize("mode", ["target", "rho"])
 def test_clamp_holds_norm_exactly(dtype, tol, mode):
@@ -406,30 +397,20 @@ def test_vary_clamp_none_member_stays_free():
     assert abs(float(norm(tr)[1]) - 6.0) <= 1e-12 * 6.0
 
 
-@pytest.mark.parametrize("field,values", [("from_step", (0, 5)), ("groups", (None, ["unembed"])),
-                                          ("per_group", ({"hidden": 1.0}, {"hidden": 2.0}))])
-def test_members_disagreeing_on_clamp_structure_rejected(field, values):
+@pytest.mark.parametrize("field,clamps", [
+    ("from_step", ({"target": 3.0}, {"target": 3.0, "from_step": 5})),
+    ("groups", ({"target": 3.0}, {"target": 3.0, "groups": ["unembed"]})),
+    ("per_group", ({"per_group": {"hidden": 1.0}}, {"per_group": {"hidden": 2.0}})),
+    ("mode", ({"target": 3.0}, {"rho": 1.0, "w_c": 3.0}))])
+def test_members_disagreeing_on_clamp_structure_rejected(field, clamps):
     from grokscope.train.interventions import Interventions
 
-    def member(v):
-        clamp = {"per_group": {"hidden": 1.0}} if field == "per_group" else {"target": 3.0}
-        return load_config(cfg_dict(seeds=1, intervene={"clamp": {**clamp, field: v}}))
-
-    base = load_config(cfg_dict(seeds=[0, 1]))
-    tr = trainer(cfg_dict(seeds=[0, 1]))
-    with pytest.raises(ValueError, match=f"intervene.clamp.{field} differs between members"):
-        Interventions(base, [member(values[0]), member(values[1])], tr.params, tr.model.groups, CPU)
-
-
-def test_members_disagreeing_on_clamp_mode_rejected():
-    from grokscope.train.interventions import Interventions
-
-    a = load_config(cfg_dict(seeds=1, intervene={"clamp": {"target": 3.0}}))
-    b = load_config(cfg_dict(seeds=1, intervene={"clamp": {"rho": 1.0, "w_c": 3.0}}))
+    a, b = (load_config(cfg_dict(seeds=1, intervene={"clamp": c})) for c in clamps)
+    free = load_config(cfg_dict(seeds=1))
     tr = trainer(cfg_dict())
-    with pytest.raises(ValueError, match="intervene.clamp.mode differs"):
-        Interventions(a, [a, b], tr.params, tr.model.groups, CPU)
-    Interventions(a, [a, load_config(cfg_dict(seeds=1))], tr.params, tr.model.groups, CPU)  # an unclamped member: fine
+    with pytest.raises(ValueError, match=f"intervene.clamp.{field} differs between members"):
+        Interventions(free, [a, b], tr.params, tr.model.groups, CPU)
+    Interventions(free, [a, free], tr.params, tr.model.groups, CPU)  # an unclamped member is fine
 
 
 def test_clamp_set_field_is_the_one_rule():
@@ -476,13 +457,6 @@ def test_inactive_member_untouched_by_interventions(intervene, dtype):
 
 
 # -- GPU readiness: no host reads of device values in the per-step hooks --------------------------------------------
-def _no_host_reads(monkeypatch):
-    def boom(*_a, **_k):
-        raise AssertionError("host read of a tensor value in a per-step hook")
-    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy"):
-        monkeypatch.setattr(torch.Tensor, name, boom)
-
-
 @pytest.mark.parametrize("intervene", [STOP_IV, {"clamp": {"per_group": {"hidden": 1.5}}},
                                        {"wd_off_step": 2, "wd_off_at_t_mem": True}, {}])
 def test_per_step_hooks_never_read_device_values(intervene, monkeypatch):
@@ -490,7 +464,8 @@ def test_per_step_hooks_never_read_device_values(intervene, monkeypatch):
     tr.iv.on_eval(0, torch.tensor([1.0, 0.0]), 0.99)  # evaluations may read values; the steps may not
     tr.iv.wd_mask(0)  # built once (a host-built mask copied to the device)
     with monkeypatch.context() as mp:
-        _no_host_reads(mp)
+        for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy"):
+            mp.setattr(torch.Tensor, name, lambda *_a, **_k: pytest.fail("host read of a tensor in a per-step hook"))
         for step in (1, 2, 3):
             tr.iv.wd_mask(step - 1)
             tr.iv.after_step(step, tr.lr, tr.noise_gens, active=torch.tensor([True, False]))
@@ -511,7 +486,8 @@ def test_wd_mask_cached_on_device():
     assert other.iv.wd_mask(2).tolist() == [0.0, 1.0]
 
 
-def test_member_sq_norm_matches_float64_sum_and_chunks(monkeypatch):
+def test_member_sq_norm(monkeypatch):
+    """float64 accumulation, equal to the sum of float64 squares, also when reduced in chunks."""
     import grokscope.train.interventions as ivm
 
     g = torch.Generator().manual_seed(1)
@@ -522,48 +498,3 @@ def test_member_sq_norm_matches_float64_sum_and_chunks(monkeypatch):
     torch.testing.assert_close(member_sq_norm(P, ["a", "b"]), want, rtol=1e-12, atol=0)
     P64 = {n: p.double() for n, p in P.items()}
     torch.testing.assert_close(member_sq_norm(P64, ["a", "b"]), want, rtol=1e-12, atol=0)
-
-
-# -- label noise restricted to the task's classes (train/labels.py) ------------------------------------------------
-def _former_noisy_labels(y_train, n_classes, frac, seed):
-    """The loop's former draw, kept here to pin bit-identity."""
-    import numpy as np
-
-    y = y_train.copy()
-    rng = np.random.default_rng(seed)
-    flip = rng.choice(len(y), size=int(round(frac * len(y))), replace=False)
-    y[flip] = (y[flip] + rng.integers(1, n_classes, size=len(flip))) % n_classes
-    return y
-
-
-@pytest.mark.parametrize("frac,seed", [(0.1, 0), (0.3, 5), (0.9, 11)])
-def test_noisy_labels_same_draws_for_all_classes(frac, seed):
-    import numpy as np
-
-    from grokscope.train.labels import noisy_labels
-
-    y = np.random.default_rng(3).integers(0, 13, size=200)
-    got = noisy_labels(y, np.arange(13), frac, seed)
-    assert np.array_equal(got, _former_noisy_labels(y, 13, frac, seed))
-    assert int((got != y).sum()) == round(frac * len(y))
-
-
-def test_noisy_labels_zero_excluded_task_never_draws_class_zero():
-    import numpy as np
-
-    from grokscope.tasks import TASKS
-    from grokscope.train.labels import noisy_labels
-
-    cfg = load_config({"task": {"name": "modular", "op": "mul", "p": 11, "exclude_zero": True, "frac": 0.5}})
-    data = TASKS.get("modular")(cfg.task, [0])
-    classes = np.unique(data.y)
-    assert classes.tolist() == list(range(1, 11))  # n_classes is p = 11, but class 0 never occurs
-    y = data.y[data.train_idx[0]]
-    got = noisy_labels(y, classes, 0.9, 1)
-    assert set(got.tolist()) <= set(classes.tolist())
-    assert int((got != y).sum()) == round(0.9 * len(y))
-    old = _former_noisy_labels(y, data.n_classes, 0.9, 1)
-    assert (old == 0).any()  # the former draw did produce the impossible class
-    with pytest.raises(ValueError, match="not among"):
-        noisy_labels(np.array([0, 1, 2]), np.array([1, 2]), 0.5, 0)
-    assert np.array_equal(noisy_labels(y, classes, 0.0, 1), y)

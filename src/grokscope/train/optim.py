@@ -4,6 +4,10 @@ Every parameter has shape ``[M, ...]``; ``lr`` and ``wd`` are ``[M]`` tensors br
 members with different hyper-parameters take exactly the step each would take alone. Gradient filters
 (Grokfast EMA/MA, ⊥Grad) run before the update. The state (moments, filters, step count) lives here and is
 never reset by interventions.
+
+AdamW's order (``optim.adamw_order``): "decay_then_adam" is torch.optim.AdamW's and paper 4's runner's
+(t <- t·(1-ηλ), then Adam; papers/01 §4.3); "adam_then_decay" is paper 1's hand-written runner (Adam step, then
+P -= lr·λ·P; papers/01 §1.3). They differ by O((lr·λ)·lr) per step.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class Optimizer:
             slot = self.t % gf.window
             for n, g in grads.items():
                 buf[n][slot].copy_(g)
+            # mean(0) over the window each step, not a running sum: a float32 running sum drifts, and this keeps
+            # the filter (and resumed runs) bit-identical to earlier versions
             if self.t + 1 >= gf.window:
                 grads = {n: g + gf.lamb * buf[n].mean(0) for n, g in grads.items()}
         return grads
