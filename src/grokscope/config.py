@@ -12,7 +12,7 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -41,6 +41,9 @@ class OptimConfig(Section):
     name: Literal["adamw", "adam", "sgd"] = Field("adamw", description="adamw: decoupled decay; adam/sgd: L2 in the gradient")
     lr: float = Field(1e-3, gt=0.0, description="learning rate (per member via members.vary)")
     wd: float = Field(1.0, ge=0.0, description="weight decay λ (per member via members.vary)")
+    adamw_order: Literal["decay_then_adam", "adam_then_decay"] = Field(
+        "decay_then_adam", description="adamw step order: decay p *= 1-lr·wd, then the Adam update (torch.optim.AdamW, "
+        "paper 4's runner), or the Adam update, then the decay (paper 1's runner)")
     beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam β1")
     beta2: float = Field(0.98, ge=0.0, lt=1.0, description="Adam β2 (Nanda: 0.98; paper 1: 0.999)")
     eps: float = Field(1e-8, gt=0.0, description="Adam ε")
@@ -93,6 +96,25 @@ class ClampConfig(Section):
     from_step: int = Field(0, ge=0, description="first step the clamp applies (paper 1: 500 for CE)")
     groups: list[str] | None = Field(None, description="weight groups scaled together (None = all)")
     per_group: dict[str, float] | None = Field(None, description="per-group clamp: each group to its own absolute norm")
+
+    MODES: ClassVar[tuple[str, ...]] = ("target", "rho", "per_group")
+
+    @property
+    def mode(self) -> str:
+        """Which of MODES sets the target (validation guarantees exactly one)."""
+        return next(m for m in self.MODES if getattr(self, m) is not None)
+
+    @classmethod
+    def set_field(cls, clamp: dict | None, field: str, value: Any) -> dict | None:
+        """The one rule for setting ``intervene.clamp.<field>`` on a config mapping (members.vary, sweeps):
+        ``None`` for a mode removes the clamp; setting one mode clears the others; other fields just set."""
+        if field in cls.MODES and value is None:
+            return None
+        clamp = dict(clamp or {})
+        if field in cls.MODES:
+            clamp.update(dict.fromkeys(cls.MODES))
+        clamp[field] = value
+        return clamp
 
 
 class RescaleConfig(Section):
@@ -206,14 +228,9 @@ def member_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     for key, value in overrides.items():
         if key == "seed":
             continue
-        rest = key.split(".")
         if key.startswith("intervene.clamp."):
-            if value is None:
-                data["intervene"]["clamp"] = None
-                continue
-            clamp = data["intervene"]["clamp"] or {}
-            clamp.update({"target": None, "rho": None, "per_group": None} | {rest[-1]: value})
-            data["intervene"]["clamp"] = clamp
+            clamp = data["intervene"]["clamp"]
+            data["intervene"]["clamp"] = ClampConfig.set_field(clamp, key.removeprefix("intervene.clamp."), value)
             continue
         set_path(data, key, value)
     try:

@@ -46,15 +46,6 @@ def snapshot(tr):
     return {n: p.detach().clone() for n, p in tr.model.P.items()}
 
 
-def test_member_sq_norm():
-    g = torch.Generator().manual_seed(0)
-    P = {"a": torch.randn(2, 3, 4, generator=g), "b": torch.randn(2, 5, generator=g)}
-    got = member_sq_norm(P, ["a", "b"])
-    for m in range(2):
-        want = torch.linalg.matrix_norm(P["a"][m].double()) ** 2 + P["b"][m].double().norm() ** 2
-        torch.testing.assert_close(got[m], want)
-
-
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-6)])
 @pytest.mark.parametrize("mode", ["target", "rho"])
 def test_clamp_holds_norm_exactly(dtype, tol, mode):
@@ -381,3 +372,129 @@ def test_frozen_biases_stay_zero_under_interventions():
     for n in biases:
         assert torch.count_nonzero(tr.model.P[n]) == 0
     torch.testing.assert_close(norm(tr), torch.full((2,), 3.0, dtype=torch.float64), rtol=1e-12, atol=0)
+
+
+# -- clamp structure comes from the member configs ---------------------------------------------------------------------
+def test_vary_clamp_target_without_base_clamp():
+    """Regression: a clamp given only through members.vary used to leave every member unclamped."""
+    d = cfg_dict(seeds=[0], members={"seeds": [0], "vary": {"intervene.clamp.target": [5.0, 8.0]}})
+    assert load_config(d).intervene.clamp is None
+    tr = trainer(d)
+    for t in range(4):
+        tr.train_step(t)
+        torch.testing.assert_close(norm(tr), torch.tensor([5.0, 8.0], dtype=torch.float64), rtol=1e-12, atol=0)
+
+
+def test_vary_clamp_none_member_stays_free():
+    d = cfg_dict(seeds=[0], members={"seeds": [0], "vary": {"intervene.clamp.target": [None, 6.0]}})
+    tr, control = trainer(d), trainer(cfg_dict(seeds=[0]))
+    assert math.isnan(float(tr.iv.clamp_target[0])) and float(tr.iv.clamp_target[1]) == 6.0
+    for t in range(5):
+        tr.train_step(t)
+        control.train_step(t)
+    for n, p in tr.params.items():
+        assert torch.equal(p[0], control.params[n][0])
+    assert abs(float(norm(tr)[1]) - 6.0) <= 1e-12 * 6.0
+
+
+@pytest.mark.parametrize("field,clamps", [
+    ("from_step", ({"target": 3.0}, {"target": 3.0, "from_step": 5})),
+    ("groups", ({"target": 3.0}, {"target": 3.0, "groups": ["unembed"]})),
+    ("per_group", ({"per_group": {"hidden": 1.0}}, {"per_group": {"hidden": 2.0}})),
+    ("mode", ({"target": 3.0}, {"rho": 1.0, "w_c": 3.0}))])
+def test_members_disagreeing_on_clamp_structure_rejected(field, clamps):
+    from grokscope.train.interventions import Interventions
+
+    a, b = (load_config(cfg_dict(seeds=1, intervene={"clamp": c})) for c in clamps)
+    free = load_config(cfg_dict(seeds=1))
+    tr = trainer(cfg_dict())
+    with pytest.raises(ValueError, match=f"intervene.clamp.{field} differs between members"):
+        Interventions(free, [a, b], tr.params, tr.model.groups, CPU)
+    Interventions(free, [a, free], tr.params, tr.model.groups, CPU)  # an unclamped member is fine
+
+
+def test_clamp_set_field_is_the_one_rule():
+    from grokscope.config import ClampConfig, member_config
+
+    assert ClampConfig.set_field(None, "target", 2.0) == {"target": 2.0, "rho": None, "per_group": None}
+    base = {"rho": 1.0, "w_c": 4.0, "from_step": 3}
+    assert ClampConfig.set_field(base, "target", 2.0) == {"target": 2.0, "rho": None, "per_group": None,
+                                                         "w_c": 4.0, "from_step": 3}
+    assert ClampConfig.set_field(base, "rho", None) is None
+    assert ClampConfig.set_field(base, "from_step", 7)["rho"] == 1.0  # a non-mode field clears nothing
+    assert base == {"rho": 1.0, "w_c": 4.0, "from_step": 3}  # the input is not modified
+    cfg = load_config(cfg_dict(intervene={"clamp": base}))
+    mc = member_config(cfg, {"intervene.clamp.target": 2.0}).intervene.clamp
+    assert (mc.mode, mc.target, mc.rho, mc.w_c, mc.from_step) == ("target", 2.0, None, 4.0, 3)
+    assert member_config(cfg, {"intervene.clamp.rho": None}).intervene.clamp is None
+
+
+# -- stopped members: after_step(active=...) -------------------------------------------------------------------------
+STOP_IV = {"clamp": {"target": 2.0}, "rescale": {"step": 1, "factor": 1.7}, "langevin_T": 1e-3,
+           "freeze_norm_at_t_mem": True}
+
+
+@pytest.mark.parametrize("intervene", [STOP_IV, {"clamp": {"per_group": {"hidden": 1.5, "embed": 0.8}}},
+                                       {"langevin_T": 1e-2}, {"rescale": {"step": 1, "factor": 0.5}}])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_inactive_member_untouched_by_interventions(intervene, dtype):
+    tr = trainer(cfg_dict(dtype, intervene=intervene))
+    if intervene.get("freeze_norm_at_t_mem"):
+        tr.iv.on_eval(0, torch.tensor([1.0, 1.0]), 0.99)
+    before = snapshot(tr)
+    active = torch.tensor([True, False])
+    tr.iv.after_step(1, tr.lr, tr.noise_gens, active=active)
+    bits = torch.int64 if dtype == "float64" else torch.int32
+    for n, p in tr.model.P.items():
+        assert torch.equal(p[1].view(bits), before[n][1].view(bits)), n
+    assert any(not torch.equal(p[0], before[n][0]) for n, p in tr.model.P.items())  # member 0 was acted on
+    # all-active equals the default path exactly
+    a, b = trainer(cfg_dict(dtype, intervene=intervene)), trainer(cfg_dict(dtype, intervene=intervene))
+    a.iv.after_step(1, a.lr, a.noise_gens, active=torch.tensor([True, True]))
+    b.iv.after_step(1, b.lr, b.noise_gens)
+    for n, p in a.model.P.items():
+        assert torch.equal(p, b.model.P[n]), n
+
+
+# -- GPU readiness: no host reads of device values in the per-step hooks --------------------------------------------
+@pytest.mark.parametrize("intervene", [STOP_IV, {"clamp": {"per_group": {"hidden": 1.5}}},
+                                       {"wd_off_step": 2, "wd_off_at_t_mem": True}, {}])
+def test_per_step_hooks_never_read_device_values(intervene, monkeypatch):
+    tr = trainer(cfg_dict(intervene=intervene))
+    tr.iv.on_eval(0, torch.tensor([1.0, 0.0]), 0.99)  # evaluations may read values; the steps may not
+    tr.iv.wd_mask(0)  # built once (a host-built mask copied to the device)
+    with monkeypatch.context() as mp:
+        for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy"):
+            mp.setattr(torch.Tensor, name, lambda *_a, **_k: pytest.fail("host read of a tensor in a per-step hook"))
+        for step in (1, 2, 3):
+            tr.iv.wd_mask(step - 1)
+            tr.iv.after_step(step, tr.lr, tr.noise_gens, active=torch.tensor([True, False]))
+
+
+def test_wd_mask_cached_on_device():
+    tr = trainer(cfg_dict(intervene={"wd_off_step": 3, "wd_off_at_t_mem": True}))
+    m0 = tr.iv.wd_mask(0)
+    assert tr.iv.wd_mask(1) is m0 and tr.iv.wd_mask(2) is m0  # no new tensor (and no copy) per step
+    assert m0.tolist() == [1.0, 1.0]
+    tr.iv.on_eval(2, torch.tensor([1.0, 0.0]), 0.99)
+    m1 = tr.iv.wd_mask(2)
+    assert m1 is not m0 and m1.tolist() == [0.0, 1.0]  # T_mem of member 0 seen
+    assert tr.iv.wd_mask(3).tolist() == [0.0, 0.0] and tr.iv.wd_mask(4) is tr.iv.wd_mask(3)
+    other = trainer(cfg_dict(intervene={"wd_off_step": 3, "wd_off_at_t_mem": True}))
+    other.iv.wd_mask(0)
+    other.iv.load_state_dict(tr.iv.state_dict())  # resume invalidates the cache
+    assert other.iv.wd_mask(2).tolist() == [0.0, 1.0]
+
+
+def test_member_sq_norm(monkeypatch):
+    """float64 accumulation, equal to the sum of float64 squares, also when reduced in chunks."""
+    import grokscope.train.interventions as ivm
+
+    g = torch.Generator().manual_seed(1)
+    P = {"a": torch.randn(3, 40, 30, generator=g) * 1e3, "b": torch.randn(3, 7, generator=g) * 1e-3}
+    want = torch.stack([p.double().pow(2).flatten(1).sum(1) for p in P.values()]).sum(0)
+    torch.testing.assert_close(member_sq_norm(P, ["a", "b"]), want, rtol=1e-12, atol=0)
+    monkeypatch.setattr(ivm, "NORM_CHUNK", 50)  # many chunks per tensor
+    torch.testing.assert_close(member_sq_norm(P, ["a", "b"]), want, rtol=1e-12, atol=0)
+    P64 = {n: p.double() for n, p in P.items()}
+    torch.testing.assert_close(member_sq_norm(P64, ["a", "b"]), want, rtol=1e-12, atol=0)

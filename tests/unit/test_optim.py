@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import math
+
 import pytest
 import torch
 
@@ -185,3 +188,137 @@ def test_lr_at_warmup():
     # strictly increasing during the warm-up
     vals = [float(lr_at(base, s, 10)[0]) for s in range(10)]
     assert all(a < b for a, b in zip(vals, vals[1:], strict=False))
+
+
+# -- AdamW step order ------------------------------------------------------------------------------------------------
+def plain_adamw(order, m, cfg, steps=STEPS):
+    """Member m alone, written out step by step (float64): Loshchilov & Hutter's decoupled decay, in either order."""
+    p = {n: v[m].clone() for n, v in make_params().items()}
+    mom = {n: torch.zeros_like(v) for n, v in p.items()}
+    vel = {n: torch.zeros_like(v) for n, v in p.items()}
+    lr, wd = LRS[m], WDS[m]
+    for t, g in enumerate(grad_sequence(steps=steps), start=1):
+        for n in p:
+            if order == "decay_then_adam" and n in DECAY:
+                p[n] = p[n] * (1 - lr * wd)
+            mom[n] = cfg.beta1 * mom[n] + (1 - cfg.beta1) * g[n][m]
+            vel[n] = cfg.beta2 * vel[n] + (1 - cfg.beta2) * g[n][m] ** 2
+            m_hat, v_hat = mom[n] / (1 - cfg.beta1**t), vel[n] / (1 - cfg.beta2**t)
+            p[n] = p[n] - lr * m_hat / (v_hat.sqrt() + cfg.eps)
+            if order == "adam_then_decay" and n in DECAY:
+                p[n] = p[n] * (1 - lr * wd)
+    return p
+
+
+@pytest.mark.parametrize("order", ["decay_then_adam", "adam_then_decay"])
+def test_adamw_order_matches_plain_reference(order):
+    cfg = OptimConfig(name="adamw", beta2=0.999, adamw_order=order)
+    ours, _ = run_ours(cfg)
+    for m in range(M):
+        ref = plain_adamw(order, m, cfg)
+        for n in SHAPES:
+            torch.testing.assert_close(ours[n][m], ref[n], rtol=1e-12, atol=1e-14)
+
+
+def test_adamw_orders_differ_and_default_is_torch_order():
+    assert OptimConfig().adamw_order == "decay_then_adam"
+    a, _ = run_ours(OptimConfig(name="adamw", adamw_order="decay_then_adam"))
+    b, _ = run_ours(OptimConfig(name="adamw", adamw_order="adam_then_decay"))
+    assert not torch.allclose(a["W"][2], b["W"][2], rtol=1e-9, atol=0)  # member 2 has wd = 2
+    assert torch.equal(a["W"][0], b["W"][0])  # wd = 0: the order is irrelevant
+    assert torch.equal(a["b"], b["b"])  # not in the decay set
+
+
+# -- foreach moments are bit-identical to the former per-tensor code (CPU, float32) ----------------------------------
+def per_tensor_reference(cfg, params, grads_seq, lr, wd):
+    """The per-tensor Adam/AdamW update this module used before the foreach moments (no filters)."""
+    m_s = {n: torch.zeros_like(p) for n, p in params.items()}
+    v_s = {n: torch.zeros_like(p) for n, p in params.items()}
+    for t, grads in enumerate(grads_seq, start=1):
+        bc1, bc2_sqrt = 1 - cfg.beta1**t, math.sqrt(1 - cfg.beta2**t)
+        for n, p in params.items():
+            lr_b, wd_b = lr.view(-1, *([1] * (p.dim() - 1))), wd.view(-1, *([1] * (p.dim() - 1)))
+            g = grads[n] + wd_b * p if cfg.name == "adam" and n in DECAY else grads[n]
+            if cfg.name == "adamw" and n in DECAY:
+                p.mul_(1 - lr_b * wd_b)
+            m_s[n].lerp_(g, 1 - cfg.beta1)
+            v_s[n].mul_(cfg.beta2).addcmul_(g, g, value=1 - cfg.beta2)
+            denom = (v_s[n].sqrt() / bc2_sqrt).add_(cfg.eps)
+            p.sub_((lr_b / bc1) * m_s[n] / denom)
+    return params
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam"])
+def test_foreach_moments_bit_identical_float32(name):
+    cfg = OptimConfig(name=name)
+    grads = [{n: g.float() for n, g in gs.items()} for gs in grad_sequence(steps=8)]
+    lr, wd = torch.tensor(LRS), torch.tensor(WDS)
+    ours = {n: p.float() for n, p in make_params().items()}
+    opt = Optimizer(cfg, ours, DECAY)
+    for g in grads:
+        opt.step(ours, g, lr, wd)
+    ref = per_tensor_reference(cfg, {n: p.float() for n, p in make_params().items()}, grads, lr, wd)
+    for n in SHAPES:
+        assert torch.equal(ours[n], ref[n]), n
+
+
+# -- a member with lr = 0 (stopped) keeps its parameters bit for bit ------------------------------------------------
+STOP_CASES = [{"name": "adamw"}, {"name": "adamw", "adamw_order": "adam_then_decay"}, {"name": "adam"},
+              {"name": "sgd"}, {"name": "sgd", "momentum": 0.9},
+              {"name": "adamw", "grokfast": GrokfastConfig(kind="ema")},
+              {"name": "adam", "grokfast": GrokfastConfig(kind="ma", window=3)},
+              {"name": "adamw", "orthograd": True}, {"name": "sgd", "orthograd": True, "orthograd_renorm": False}]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("kwargs", STOP_CASES)
+def test_lr_zero_member_unchanged_bit_for_bit(kwargs, dtype):
+    cfg = OptimConfig(**kwargs)
+    params = {n: p.to(dtype) for n, p in make_params().items()}
+    before = {n: p.clone() for n, p in params.items()}
+    opt = Optimizer(cfg, params, DECAY)
+    wd = torch.tensor([1.0, 2.0, 0.5], dtype=dtype)  # every member decays
+    for t, g in enumerate(grad_sequence(steps=8)):
+        lr = torch.tensor([3e-2, 0.0, 1e-1] if t >= 3 else [3e-2, 5e-2, 1e-1], dtype=dtype)  # member 1 stops at t=3
+        if t == 3:
+            stopped = {n: p[1].clone() for n, p in params.items()}
+        opt.step(params, {n: x.to(dtype) for n, x in g.items()}, lr, wd)
+    for n, p in params.items():
+        bits = torch.int64 if dtype == torch.float64 else torch.int32
+        assert torch.equal(p[1].view(bits), stopped[n].view(bits)), n
+        assert not torch.equal(p[0], before[n][0]) and not torch.equal(p[2], before[n][2])  # the others moved
+
+
+# -- Grokfast MA: compact resume state ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("split", [2, 4, 7])  # mid warm-up, exactly at the full window, after it wrapped
+def test_ma_state_round_trip_bit_identical(split):
+    window = 4
+    cfg = OptimConfig(name="adamw", grokfast=GrokfastConfig(kind="ma", window=window, lamb=1.5))
+    grads = grad_sequence(steps=11)
+    full, _ = run_ours(cfg, grads=grads)
+    half, opt = run_ours(cfg, grads=grads[:split])
+    sd = opt.state_dict()
+    buf = sd["state"]["ma_buf"]["W"]
+    assert buf.shape[0] == min(split, window)  # only the filled slots are saved
+    assert buf.untyped_storage().nbytes() == buf.numel() * buf.element_size()  # a compact copy, not a view
+    buf_bytes = sum(v.numel() for v in sd["state"]["ma_buf"].values())
+    assert buf_bytes == min(split, window) * sum(M * math.prod(s) for s in SHAPES.values())
+    saved = copy.deepcopy(sd)
+    params = {n: p.clone() for n, p in half.items()}
+    opt2 = Optimizer(cfg, params, DECAY)
+    opt2.load_state_dict(saved)
+    lr, wd = torch.tensor(LRS, dtype=torch.float64), torch.tensor(WDS, dtype=torch.float64)
+    for g in grads[split:]:
+        opt2.step(params, g, lr, wd)
+    for n in SHAPES:
+        assert torch.equal(params[n], full[n]), n
+
+
+def test_ma_state_loads_full_buffers_of_older_runs():
+    cfg = OptimConfig(name="sgd", grokfast=GrokfastConfig(kind="ma", window=5))
+    _, opt = run_ours(cfg, grads=grad_sequence(steps=2))
+    old_form = {"t": opt.t, "state": {k: {n: v.clone() for n, v in d.items()} for k, d in opt.state.items()}}
+    opt2 = Optimizer(cfg, make_params(), DECAY)
+    opt2.load_state_dict(old_form)
+    for n in SHAPES:
+        assert torch.equal(opt2.state["ma_buf"][n], opt.state["ma_buf"][n])
