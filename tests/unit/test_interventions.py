@@ -11,7 +11,8 @@ import torch
 
 from grokscope.config import load_config
 from grokscope.train.interventions import member_sq_norm
-from grokscope.train.loop import Trainer
+from grokscope.train.loop import update
+from grokscope.train.setup import build
 
 CPU = torch.device("cpu")
 MLP = {"name": "mlp", "d_embed": 8, "d_hidden": 16, "act": "gelu"}
@@ -34,7 +35,7 @@ def cfg_dict(dtype="float64", seeds=2, **sections):
 
 
 def trainer(d):
-    return Trainer(load_config(d), CPU)
+    return build(load_config(d), CPU)
 
 
 def norm(tr, names=None):
@@ -56,8 +57,8 @@ def test_clamp_holds_norm_exactly(dtype, tol, mode):
     control = trainer(cfg_dict(dtype))
     assert abs(float(norm(tr)[0]) - want) > 0.1  # the init norm is not already at the target
     for t in range(20):
-        tr.train_step(t)
-        control.train_step(t)
+        update(tr, t)
+        update(control, t)
         n = norm(tr)
         if t + 1 >= from_step:
             for m in range(2):
@@ -70,7 +71,7 @@ def test_clamp_holds_norm_exactly(dtype, tol, mode):
 
 def test_clamp_from_step_zero_applies_after_first_update():
     tr = trainer(cfg_dict(intervene={"clamp": {"target": 2.0}}))
-    tr.train_step(0)
+    update(tr, 0)
     torch.testing.assert_close(norm(tr), torch.full((2,), 2.0, dtype=torch.float64), rtol=1e-12, atol=0)
 
 
@@ -78,7 +79,7 @@ def test_clamp_exact_for_small_norms():
     """Relative exactness must not depend on the scale of the weights (no additive epsilon in the ratio)."""
     tr = trainer(cfg_dict(optim={"lr": 1e-7}, intervene={"clamp": {"target": 1e-4}}))
     for t in range(3):
-        tr.train_step(t)
+        update(tr, t)
         torch.testing.assert_close(norm(tr), torch.full((2,), 1e-4, dtype=torch.float64), rtol=1e-12, atol=0)
 
 
@@ -89,8 +90,8 @@ def test_per_member_clamp_targets_via_vary():
     control = trainer(cfg_dict(seeds=[0]))
     assert tr.M == 3
     for t in range(10):
-        tr.train_step(t)
-        control.train_step(t)
+        update(tr, t)
+        update(control, t)
     n = norm(tr)
     assert abs(float(n[1]) - 2.0) < 1e-12 * 2.0
     assert abs(float(n[2]) - 6.0) < 1e-12 * 6.0
@@ -105,7 +106,7 @@ def test_per_member_absolute_targets_via_vary():
                  members={"seeds": [0], "vary": {"intervene.clamp.target": [2.5, 7.0]}})
     tr = trainer(d)
     for t in range(5):
-        tr.train_step(t)
+        update(tr, t)
     torch.testing.assert_close(norm(tr), torch.tensor([2.5, 7.0], dtype=torch.float64), rtol=1e-12, atol=0)
 
 
@@ -113,7 +114,7 @@ def test_per_group_clamp():
     targets = {"embed": 1.5, "hidden": 2.0, "unembed": 0.7}
     tr = trainer(cfg_dict(intervene={"clamp": {"per_group": targets, "from_step": 0}}))
     for t in range(8):
-        tr.train_step(t)
+        update(tr, t)
         for g, target in targets.items():
             torch.testing.assert_close(norm(tr, tr.model.groups[g]), torch.full((2,), target, dtype=torch.float64),
                                        rtol=1e-12, atol=0)
@@ -123,14 +124,14 @@ def test_clamp_on_selected_groups_only():
     tr = trainer(cfg_dict(intervene={"clamp": {"target": 1.25, "groups": ["unembed"]}}))
     control = trainer(cfg_dict())
     for t in range(6):
-        tr.train_step(t)
-        control.train_step(t)
+        update(tr, t)
+        update(control, t)
     torch.testing.assert_close(norm(tr, ["W_U"]), torch.full((2,), 1.25, dtype=torch.float64), rtol=1e-12, atol=0)
     assert not torch.allclose(norm(tr, ["W_E", "W_in"]), torch.full((2,), 1.25, dtype=torch.float64), rtol=1e-3)
     # the first update's other groups are untouched by the clamp
     tr1, c1 = trainer(cfg_dict(intervene={"clamp": {"target": 1.25, "groups": ["unembed"]}})), trainer(cfg_dict())
-    tr1.train_step(0)
-    c1.train_step(0)
+    update(tr1, 0)
+    update(c1, 0)
     assert torch.equal(tr1.params["W_in"], c1.params["W_in"]) and torch.equal(tr1.params["W_E"], c1.params["W_E"])
     torch.testing.assert_close(tr1.params["W_U"], c1.params["W_U"] * (1.25 / norm(c1, ["W_U"])).view(-1, 1, 1),
                                rtol=1e-12, atol=1e-14)
@@ -150,8 +151,8 @@ def test_one_shot_rescale(group):
     control = trainer(cfg_dict())
     scaled = set(tr.model.groups[group]) if group else set(tr.model.weight_names)
     for t in range(k):
-        tr.train_step(t)
-        control.train_step(t)
+        update(tr, t)
+        update(control, t)
         if t + 1 < k:
             for n, p in tr.model.P.items():
                 assert torch.equal(p, control.model.P[n])
@@ -161,7 +162,7 @@ def test_one_shot_rescale(group):
         else:
             assert torch.equal(p, control.model.P[n])
     before = snapshot(tr)
-    tr.train_step(k)  # one-shot: the next update does not rescale again
+    update(tr, k)  # one-shot: the next update does not rescale again
     ratio = norm(tr) / norm(control)
     assert float(ratio.max()) < factor * 1.05
     assert any(not torch.equal(before[n], tr.model.P[n]) for n in scaled)
@@ -174,13 +175,13 @@ def test_wd_off_step():
     for t in range(15):
         if t == S:
             ref.wd.zero_()  # from update S+1 on: the wd=0 trajectory
-        tr.train_step(t)
-        ref.train_step(t)
+        update(tr, t)
+        update(ref, t)
     for n, p in tr.params.items():
         torch.testing.assert_close(p, ref.params[n], rtol=1e-13, atol=1e-15)
     decayed = trainer(cfg_dict())
     for t in range(15):
-        decayed.train_step(t)
+        update(decayed, t)
     assert not torch.allclose(decayed.params["W_in"], tr.params["W_in"])
 
 
@@ -188,8 +189,8 @@ def test_wd_off_from_start_equals_wd_zero_run():
     tr = trainer(cfg_dict(intervene={"wd_off_step": 0}))
     zero = trainer(cfg_dict(optim={"lr": 3e-2, "wd": 0.0}))
     for t in range(10):
-        tr.train_step(t)
-        zero.train_step(t)
+        update(tr, t)
+        update(zero, t)
     for n, p in tr.params.items():
         torch.testing.assert_close(p, zero.params[n], rtol=1e-13, atol=1e-15)
 
@@ -198,15 +199,15 @@ def test_wd_off_at_t_mem_per_member():
     tr = trainer(cfg_dict(intervene={"wd_off_at_t_mem": True}))
     ref = trainer(cfg_dict())
     for t in range(3):
-        tr.train_step(t)
-        ref.train_step(t)
+        update(tr, t)
+        update(ref, t)
     tr.iv.on_eval(3, torch.tensor([1.0, 0.2]), 0.99)  # member 0 memorised at step 3
     assert tr.iv.t_mem_seen.tolist() == [3, -1]
     assert tr.iv.wd_mask(3).tolist() == [0.0, 1.0]
     ref.wd[0] = 0.0
     for t in range(3, 10):
-        tr.train_step(t)
-        ref.train_step(t)
+        update(tr, t)
+        update(ref, t)
     for n, p in tr.params.items():
         torch.testing.assert_close(p, ref.params[n], rtol=1e-13, atol=1e-15)
 
@@ -215,8 +216,8 @@ def test_freeze_norm_at_t_mem():
     tr = trainer(cfg_dict(intervene={"freeze_norm_at_t_mem": True}))
     control = trainer(cfg_dict())
     for t in range(4):
-        tr.train_step(t)
-        control.train_step(t)
+        update(tr, t)
+        update(control, t)
     for n, p in tr.params.items():  # nothing frozen yet: free trajectory
         assert torch.equal(p, control.params[n])
     frozen = float(norm(tr)[0])
@@ -225,7 +226,7 @@ def test_freeze_norm_at_t_mem():
     assert tr.iv.t_mem_seen.tolist() == [4, -1]
     free_norms = []
     for t in range(4, 12):
-        tr.train_step(t)
+        update(tr, t)
         n = norm(tr)
         assert abs(float(n[0]) - frozen) <= 1e-12 * frozen
         free_norms.append(float(n[1]))
@@ -265,16 +266,16 @@ def test_langevin_noise_changes_params_and_is_reproducible():
     d = cfg_dict(intervene={"langevin_T": 1e-3})
     a, b, control = trainer(d), trainer(d), trainer(cfg_dict())
     for t in range(5):
-        a.train_step(t)
-        b.train_step(t)
-        control.train_step(t)
+        update(a, t)
+        update(b, t)
+        update(control, t)
     for n, p in a.params.items():
         assert torch.equal(p, b.params[n])
     assert not torch.allclose(a.params["W_in"], control.params["W_in"])
     if "b_in" in a.params:  # biases get no noise: after 1 step they equal the control (same grads at step 0)
         a1, c1 = trainer(d), trainer(cfg_dict())
-        a1.train_step(0)
-        c1.train_step(0)
+        update(a1, 0)
+        update(c1, 0)
         assert torch.equal(a1.params["b_in"], c1.params["b_in"])
         assert not torch.equal(a1.params["W_in"], c1.params["W_in"])
 
@@ -303,9 +304,9 @@ def test_langevin_packed_equals_single():
     packed = trainer(cfg_dict(intervene={"langevin_T": 1e-3}, seeds=[0, 1]))
     singles = [trainer(cfg_dict(intervene={"langevin_T": 1e-3}, seeds=[s])) for s in (0, 1)]
     for t in range(5):
-        packed.train_step(t)
+        update(packed, t)
         for s in singles:
-            s.train_step(t)
+            update(s, t)
     for m, s in enumerate(singles):
         for n in s.model.weight_names:
             torch.testing.assert_close(packed.model.P[n][m], s.model.P[n][0], rtol=1e-12, atol=1e-12)
@@ -324,7 +325,7 @@ def test_after_step_leaves_optimizer_state_untouched():
     tr = trainer(cfg_dict(intervene=ALL_INTERVENTIONS, optim={"grokfast": {"kind": "ema"}}))
     tr.iv.on_eval(0, torch.tensor([1.0, 1.0]), 0.99)
     for t in range(3):
-        tr.train_step(t)
+        update(tr, t)
     state, t_before = _opt_state_copy(tr.opt)
     params_before = snapshot(tr)
     tr.iv.after_step(2, tr.lr, tr.noise_gens)
@@ -368,7 +369,7 @@ def test_frozen_biases_stay_zero_under_interventions():
     biases = [s.name for s in tr.model.specs if s.kind == "bias"]
     assert biases and not set(biases) & set(tr.params)
     for t in range(5):
-        tr.train_step(t)
+        update(tr, t)
     for n in biases:
         assert torch.count_nonzero(tr.model.P[n]) == 0
     torch.testing.assert_close(norm(tr), torch.full((2,), 3.0, dtype=torch.float64), rtol=1e-12, atol=0)
@@ -381,7 +382,7 @@ def test_vary_clamp_target_without_base_clamp():
     assert load_config(d).intervene.clamp is None
     tr = trainer(d)
     for t in range(4):
-        tr.train_step(t)
+        update(tr, t)
         torch.testing.assert_close(norm(tr), torch.tensor([5.0, 8.0], dtype=torch.float64), rtol=1e-12, atol=0)
 
 
@@ -390,8 +391,8 @@ def test_vary_clamp_none_member_stays_free():
     tr, control = trainer(d), trainer(cfg_dict(seeds=[0]))
     assert math.isnan(float(tr.iv.clamp_target[0])) and float(tr.iv.clamp_target[1]) == 6.0
     for t in range(5):
-        tr.train_step(t)
-        control.train_step(t)
+        update(tr, t)
+        update(control, t)
     for n, p in tr.params.items():
         assert torch.equal(p[0], control.params[n][0])
     assert abs(float(norm(tr)[1]) - 6.0) <= 1e-12 * 6.0

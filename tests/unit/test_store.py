@@ -264,7 +264,7 @@ def test_tiny_run_events(tiny_run):
     from grokscope.api import events_from_metrics
 
     # events.json agrees with the metrics
-    assert events_from_metrics(r) == [{k: v for k, v in e.items() if k != "final"} for e in ev]
+    assert events_from_metrics(r) == [{k: v for k, v in e.items() if k not in ("final", "at_grok")} for e in ev]
 
 
 def test_rerun_returns_complete_run_without_training(tiny_run):
