@@ -25,14 +25,17 @@ DEFAULT_THREADS = 1  # DESIGN.md: small models lose to thread contention; measur
 
 
 def pick_device(device: str = "auto") -> str:
+    """"auto" -> "cuda:N" (the current CUDA device) when CUDA is available, else "cpu"; "cuda" -> "cuda:N"."""
     import torch
 
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda requested but CUDA is not available on this machine")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device} requested but CUDA is not available on this machine")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise UserError(f"unknown device {device!r} (choose auto, cpu or cuda)")
+    if device == "cuda":
+        device = f"cuda:{torch.cuda.current_device()}"
     return device
 
 

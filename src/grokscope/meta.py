@@ -33,7 +33,9 @@ def collect(device: str, threads: int) -> dict[str, Any]:
         "status": "running",
         "steps_done": 0,
         "device": device,
-        "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or platform.machine(),
+        # the device actually used: cuda:N resolved by pick_device, its own name (not device 0's)
+        "device_name": (torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
+                        else platform.processor() or platform.machine()),
         "threads": threads,
         "versions": {"grokscope": __version__, "python": platform.python_version(), "torch": torch.__version__,
                      "numpy": numpy.__version__},

@@ -58,6 +58,7 @@ class Transformer(MemberModel):
         self.input_positions = task.input_positions
         # leading positions whose causal prefix holds at most one operand (see forward)
         self.n_prefix = max([k for k in range(S) if sum(p < k for p in task.input_positions) <= 1], default=0)
+        self.prefix_verified = False  # set by verify_inputs() for the task's own inputs
         self.add("W_E", (V, d), s, group="embed")
         self.add("W_pos", (S, d), s, group="embed")
         for l in range(L):
@@ -166,7 +167,7 @@ class Transformer(MemberModel):
         # [a, op] of [a, op, b, =]) depend on one token only, in every layer: run them on a V-row table and
         # gather, instead of per example. Only multi-layer models gain.
         n = self.n_prefix if (L > 1 and self.cfg.causal) else 0
-        if n and not self._prefix_is_const(x, n):
+        if n and not (self.prefix_verified and x.is_cuda) and not self._prefix_is_const(x, n):
             n = 0  # inputs vary where the task promised constants: take the general path
         if n:
             xt, sel = self._prefix_inputs(x, n)  # [1, R, n] table inputs; [M|1, B] row of each example
@@ -204,6 +205,13 @@ class Transformer(MemberModel):
         assert resid is not None
         final = self._ln("ln_final", resid[:, :, -1])  # [M, B, d]
         return self._linear(final, "W_U", "b_U")
+
+    def verify_inputs(self, x: Tensor) -> None:
+        """Check once that the task's inputs ``x`` (all N examples) hold constant tokens where the prefix table
+        expects them; then CUDA forwards on subsets of them skip the per-forward check, a host sync (CPU forwards
+        keep it: there it costs nothing)."""
+        n = self.n_prefix if (self.cfg.n_layers > 1 and self.cfg.causal) else 0
+        self.prefix_verified = bool(n) and self._prefix_is_const(x, n)
 
     def _prefix_is_const(self, x: Tensor, n: int) -> bool:
         const = [p for p in range(n) if p not in self.input_positions]

@@ -96,9 +96,8 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
             active = [a and not x for a, x in zip(active, stopped(s, rec))]
             done = t >= steps or not any(active)
             if rec.due(t, s.ckpt_steps, done):
-                ckpt = done or t in s.ckpt_steps
-                sd = state_dict(s, t)
-                rec.flush(t, sd, sd["params"] if ckpt else None)
+                params = weights(s) if (done or t in s.ckpt_steps) else None
+                rec.flush(t, lambda: state_dict(s, t), params, done)
         else:
             done = t in grid and (t >= steps or not any(active))  # resumed exactly at the end
         if done:
@@ -108,9 +107,13 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
 
 
 # -- resume state -------------------------------------------------------------------------------------------------
+def weights(s: Setup) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in s.model.state_dict().items()}
+
+
 def state_dict(s: Setup, t: int) -> dict[str, Any]:
     """Everything the loop needs to continue bit-identically from step t (tensors on the CPU)."""
-    return {"step": t, "params": {k: v.detach().cpu() for k, v in s.model.state_dict().items()},
+    return {"step": t, "params": weights(s),
             "opt": s.opt.state_dict(), "iv": s.iv.state_dict(), "probes": s.probes.state_dict(),
             "noise_rng": [g.get_state() for g in s.noise_gens]}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ import numpy as np
 from ..detect.events import MemberEvents, events_from_curves, snapshot_at
 from ..store import checkpoint
 from ..store.run_dir import RunDir
+
+STATE_COST_FACTOR = 20  # resume-state writes take at most ~1/20 of the training time
 
 
 class Recorder:
@@ -27,6 +30,8 @@ class Recorder:
         self.n_active = [0] * M  # evals recorded while member m was active: its curves are the first n_active[m]
         self.rows: dict[str, list] = {"step": [], "member": [], "metric": [], "value": []}
         self.last_flush = time.monotonic()
+        self.last_state = -math.inf  # when the resume state was last written, and how long that took
+        self.state_seconds = 0.0
 
     # -- recording ------------------------------------------------------------------------------------------------
     def record(self, t: int, values: dict[str, list[float]], active: list[bool], rows: bool = True) -> None:
@@ -94,16 +99,22 @@ class Recorder:
         return self.store is not None and (done or t in ckpt_steps
                                            or time.monotonic() - self.last_flush > self.flush_seconds)
 
-    def flush(self, t: int, state: dict[str, Any], params: dict[str, Any] | None) -> None:
-        """Metrics chunk first, then the resume state that counts it: a kill between the two loses nothing.
-        ``params`` (weights only) also go to a checkpoint when given."""
+    def flush(self, t: int, state: Callable[[], dict[str, Any]], params: dict[str, Any] | None, done: bool) -> None:
+        """Metrics chunk first, then (when due) the resume state that counts it: a kill between the two loses
+        nothing, and chunks past the last state are dropped and recomputed identically on resume.
+
+        The resume state is rewritten at most every ``STATE_COST_FACTOR`` times as long as its last write took
+        (a Grokfast MA window makes it hundreds of MiB: rewriting it every few seconds would dominate training),
+        and not at the end (the run completes and removes it). ``params`` also go to a weights-only checkpoint."""
         assert self.store is not None
-        state = {**state, "n_parts": self.n_parts + 1}
         if params is not None:
             checkpoint.save(checkpoint.ckpt_path(self.store.ckpt_dir, t), {"step": t, "params": params})
         self.store.write_part(self.n_parts, self.rows)
-        checkpoint.save(self.store.path / "state.pt", state)
-        self.store.update_meta(steps_done=t)
         self.n_parts += 1
+        now = time.monotonic()
+        if not done and now - self.last_state >= max(self.flush_seconds, STATE_COST_FACTOR * self.state_seconds):
+            checkpoint.save(self.store.path / "state.pt", {**state(), "n_parts": self.n_parts})
+            self.last_state, self.state_seconds = time.monotonic(), time.monotonic() - now
+        self.store.update_meta(steps_done=t)
         self.rows = {k: [] for k in self.rows}
         self.last_flush = time.monotonic()

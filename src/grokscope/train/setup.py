@@ -137,6 +137,8 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
     y_train = torch.as_tensor(np.stack([
         noisy_labels(y_clean[m], classes, mc.intervene.label_noise, member_seed(mc, seeds[m], "noise"))
         for m, mc in enumerate(members)]), device=device)  # [M, n]
+    if hasattr(model, "verify_inputs"):
+        model.verify_inputs(x_all)  # once per run, not once per forward (a host sync on a GPU)
     xa = x_all.expand(M, -1, -1)
     x_train = xa.gather(1, train_idx[..., None].expand(-1, -1, xa.shape[-1]))  # [M, n, S]
 
