@@ -167,7 +167,7 @@ class Catalog:
         # training metrics first: the view takes its column types from the first file
         self.files = [(p, rid) for rid, rel in self.rel_of.items() for p in self.found[rel].files]
         self.files += [(p, rid) for rid, rel in self.rel_of.items() for p in self.found[rel].offline]
-        metrics_view(self.con, "metrics", self.files)
+        metrics_view(self.con, "metrics", self.files, self.warnings)
 
     # -- queries -------------------------------------------------------------------------------------------------
     def query(self, sql: str, params: list | None = None) -> QueryResult:
@@ -207,7 +207,8 @@ class Catalog:
     def metrics(self, run_ids: Iterable[str] | None = None, metrics: Iterable[str] | None = None) -> Any:
         """Metric rows (pandas: run_id, step, member, metric, value) of some runs, reading only their files."""
         want = None if run_ids is None else set(run_ids)
-        metrics_view(self.con, "_metrics_subset", [(p, r) for p, r in self.files if want is None or r in want])
+        metrics_view(self.con, "_metrics_subset", [(p, r) for p, r in self.files if want is None or r in want],
+                     self.warnings)
         sql, params = "select * from _metrics_subset", []
         if metrics is not None:
             params = list(metrics)

@@ -168,14 +168,42 @@ def typed_table(con: Any, name: str, rows: list[dict], columns: dict[str, str]) 
     con.execute(f"create or replace table {name} as select {cols}", params)
 
 
-def metrics_view(con: Any, view: str, files: list[tuple[str, str]]) -> None:
+def metrics_view(con: Any, view: str, files: list[tuple[str, str]], warnings: list[str] | None = None) -> None:
     """View ``view`` (run_id, step, member, metric, value) over ``(parquet file, run_id)`` pairs; nothing is read
-    until it is queried. Files whose member column is int64 (offline results) are cast to the first file's type."""
+    until it is queried. Files whose member column is int64 (offline results) are cast to the first file's type.
+
+    Creating the view reads the first file's footer (its schema). When that fails, each file's footer is probed
+    and the unreadable ones are left out, with a warning; a damaged file that is not first stays in the view, and a
+    query that reaches it fails (``Catalog.query``: one line)."""
+    import duckdb
+
+    if files:
+        try:
+            _create_metrics_view(con, view, files)
+            return
+        except duckdb.Error:
+            files = [(p, r) for p, r in files if _readable(con, p, warnings)]
     if not files:
         con.execute(f"create or replace view {view} as select * from (select NULL::VARCHAR as run_id, "
                     "NULL::BIGINT as step, NULL::INTEGER as member, NULL::VARCHAR as metric, "
                     "NULL::DOUBLE as value) where false")
         return
+    _create_metrics_view(con, view, files)
+
+
+def _readable(con: Any, path: str, warnings: list[str] | None) -> bool:
+    import duckdb
+
+    try:
+        con.execute(f"select step, member, metric, value from read_parquet({sql_str(path)}) limit 0")
+        return True
+    except duckdb.Error as e:
+        if warnings is not None:
+            warnings.append(f"{path}: left out of the metrics view ({first_line(e)})")
+        return False
+
+
+def _create_metrics_view(con: Any, view: str, files: list[tuple[str, str]]) -> None:
     typed_table(con, f"_{view}_files", [{"filename": p, "run_id": r} for p, r in files],
                 {"filename": "VARCHAR", "run_id": "VARCHAR"})
     listing = "[" + ", ".join(sql_str(p) for p, _ in files) + "]"
