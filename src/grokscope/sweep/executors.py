@@ -10,12 +10,26 @@
   resumed there. Training progress of a Ray task lives on its node until the task returns.
 
 Both call the same training function with the same configs, so a cell's results do not depend on the executor.
+
+GPUs (written from the PyTorch and Ray contracts; no GPU was available when this was written, the decision logic is
+unit-tested with a mocked ``torch.cuda``): device ``auto`` is resolved once in the sweep process, so every worker
+agrees. With ``cuda`` the local pool defaults to one worker per visible GPU (``torch.cuda.device_count()``) and pins
+worker *i* to GPU *i* (round robin when more workers are asked for) by setting ``CUDA_VISIBLE_DEVICES`` in the spawn
+initializer, before torch initialises CUDA (CUDA reads it once, at initialisation); ``cuda:k`` puts every worker on
+GPU *k*. A Ray task asks for ``gpus_per_task`` GPUs (default 1; a fraction lets several small runs share a GPU: Ray
+then sets ``CUDA_VISIBLE_DEVICES`` for the task itself).
+
+Imports in workers: spawn workers get the sweep process's ``sys.path`` (multiprocessing's spawn preparation data).
+When grokscope starts or joins Ray itself it passes the driver's own path entries (not the interpreter's library
+dirs) as ``PYTHONPATH`` in the job's ``runtime_env``, so a user's module (e.g. an ``eval.plugins`` probe) imports
+in Ray workers too.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -94,7 +108,9 @@ def _outcome(job: Job, res: dict[str, Any], worker: str) -> Outcome:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(threads: int, queue: Any, parent: int) -> None:
+def set_worker_threads(threads: int) -> None:
+    """Torch (and its BLAS/OpenMP pools) to ``threads`` threads, one inter-op thread: the same in local workers
+    and Ray tasks (DESIGN.md: small models lose to thread contention)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
@@ -102,8 +118,42 @@ def _init_worker(threads: int, queue: Any, parent: int) -> None:
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)
-    except RuntimeError:
+    except RuntimeError:  # already set in this process (a reused Ray worker), or inter-op work has started
         pass
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; checked once in the sweep process."""
+    from ..api import pick_device
+
+    return pick_device(device)
+
+
+def gpu_slots(device: str, workers: int | None) -> tuple[int | None, list[str] | None]:
+    """(default workers, the ``CUDA_VISIBLE_DEVICES`` value of each worker slot) for a resolved ``device``.
+
+    ``cpu`` and ``cuda:k``: nothing to pin (``workers`` as given). ``cuda``: one worker per visible GPU unless
+    ``workers`` says otherwise, worker *i* on GPU *i mod n*, named as the sweep process sees them (the entries of
+    its own ``CUDA_VISIBLE_DEVICES`` when it has one)."""
+    if device != "cuda":
+        return workers, None
+    import torch
+
+    n = torch.cuda.device_count()
+    if n < 1:
+        raise UserError("--device cuda requested but no GPU is visible")
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    ids = visible[:n] if len(visible) >= n else [str(i) for i in range(n)]
+    workers = workers or n
+    return workers, [ids[i % n] for i in range(workers)]
+
+
+def _init_worker(threads: int, queue: Any, parent: int, gpus: list[str] | None = None, counter: Any = None) -> None:
+    if gpus:  # before anything initialises CUDA in this process: it reads CUDA_VISIBLE_DEVICES once
+        with counter.get_lock():
+            slot, counter.value = counter.value, counter.value + 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    set_worker_threads(threads)
     _WORKER.update(threads=threads, queue=queue)
 
     def watchdog() -> None:  # the sweep process died (even by SIGKILL): stop now, releasing the run lock
@@ -150,8 +200,11 @@ class LocalExecutor:
     def stop(self) -> None:
         pass
 
-    def __init__(self, workers: int, threads: int, device: str = "auto") -> None:
-        self.workers, self.threads, self.device = workers, threads, device
+    def __init__(self, workers: int, threads: int, device: str = "auto", gpus: list[str] | None = None) -> None:
+        """``device``: resolved by the caller (``auto`` is resolved per worker otherwise); ``gpus``: the
+        ``CUDA_VISIBLE_DEVICES`` of each worker (``gpu_slots``), None to pin nothing."""
+        self.workers, self.threads, self.device, self.gpus = workers, threads, device, gpus
+        self.task: Callable[..., dict[str, Any]] = _local_task  # what a worker runs (tests put a crashing one here)
 
     def run(self, jobs: list[Job], runs_dir: Path, report: Report) -> Iterator[Outcome]:
         import multiprocessing as mp
@@ -185,13 +238,14 @@ class LocalExecutor:
         inflight: dict[Any, Job] = {}
         try:
             while pending or inflight:
-                if pool is None:
+                if pool is None:  # a fresh slot counter per pool: a replaced pool pins its workers the same way
                     pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                                               initargs=(self.threads, queue, os.getpid()))
+                                               initargs=(self.threads, queue, os.getpid(), self.gpus,
+                                                         ctx.Value("i", 0)))
                 limit = 1 if suspects else n_workers
                 while pending and len(inflight) < limit:
                     job = pending.popleft()
-                    inflight[pool.submit(_local_task, job.config, str(runs_dir), self.device, job.run_id)] = job
+                    inflight[pool.submit(self.task, job.config, str(runs_dir), self.device, job.run_id)] = job
                 done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in done:
@@ -270,9 +324,7 @@ def ray_task(config: dict[str, Any], run_id: str, existing: dict[str, bytes] | N
     """A Ray task: train in a temp dir on the node, return the run directory's files."""
     import socket
 
-    import torch
-
-    torch.set_num_threads(threads)
+    set_worker_threads(threads)
     tmp = Path(tempfile.mkdtemp(prefix="grokscope-ray-"))
     try:
         runs = tmp / "runs"
@@ -295,11 +347,59 @@ def import_ray() -> Any:
     return ray
 
 
+def ray_task_options(threads: int, device: str, gpus_per_task: float | None = None) -> dict[str, Any]:
+    """The ``.options(...)`` of every training task: ``threads`` CPUs, and with a cuda device ``gpus_per_task``
+    GPUs (default 1). Ray's contract: a fraction below 1 shares a GPU between tasks (Ray packs them and sets each
+    task's ``CUDA_VISIBLE_DEVICES``), more than 1 must be a whole number. ``auto`` asks for no GPU: Ray then hides
+    the GPUs from the task, which trains on CPU; say ``cuda`` to train Ray tasks on GPUs."""
+    opts: dict[str, Any] = {"num_cpus": threads}
+    if device == "cuda" or device.startswith("cuda:"):
+        g = 1.0 if gpus_per_task is None else float(gpus_per_task)
+        if not g > 0 or (g > 1 and not g.is_integer()):
+            raise UserError(f"gpus per task must be a fraction in (0, 1] or a whole number, got {gpus_per_task}")
+        opts["num_gpus"] = int(g) if g.is_integer() else g
+    return opts
+
+
+def driver_pythonpath() -> str:
+    """The driver's own import path entries (``PYTHONPATH``, then ``sys.path``; the working directory for ``''``),
+    without the interpreter's library dirs, which each Ray node has for itself; ``os.pathsep``-joined."""
+    lib_roots = {os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}}
+    entries = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p] + list(sys.path)
+    out: list[str] = []
+    for p in entries:
+        p = os.path.abspath(p or os.getcwd())
+        real = os.path.realpath(p)
+        if any(part in ("site-packages", "dist-packages") for part in Path(real).parts):
+            continue
+        if any(real == r or real.startswith(r + os.sep) for r in lib_roots) or not os.path.isdir(p):
+            continue  # the stdlib, the venv, zip files of the interpreter
+        if p not in out:
+            out.append(p)
+    return os.pathsep.join(out)
+
+
+def ray_init_kwargs(address: str | None) -> dict[str, Any]:
+    """What grokscope passes to ``ray.init``: the address (None starts a local Ray) and a job ``runtime_env``
+    whose ``PYTHONPATH`` is the driver's (``driver_pythonpath``): entries a node lacks are ignored by Python."""
+    kw: dict[str, Any] = {"address": address, "include_dashboard": False, "logging_level": "warning",
+                          "log_to_driver": False}
+    path = driver_pythonpath()
+    if path:
+        kw["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
+    return kw
+
+
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, address: str | None, threads: int, workers: int | None = None, device: str = "auto") -> None:
+    def __init__(self, address: str | None, threads: int, workers: int | None = None, device: str = "auto",
+                 gpus_per_task: float | None = None) -> None:
+        """``device``: as the tasks get it (resolved on each task's node when ``auto``); ``gpus_per_task``: GPUs
+        each task asks Ray for with a cuda device (``ray_task_options``)."""
         self.address, self.threads, self.workers, self.device = address, threads, workers, device
+        self.options = ray_task_options(threads, device, gpus_per_task)  # a bad value fails before Ray starts
+        self.task: Callable[..., dict[str, Any]] = ray_task  # the remote function (tests put a crashing one here)
 
     def start(self) -> None:
         """Connect to (or start) Ray before the sweep writes anything; one line if that fails."""
@@ -307,8 +407,7 @@ class RayExecutor:
         self._started = False
         if not ray.is_initialized():
             try:
-                ray.init(address=self.address, include_dashboard=False, logging_level="warning",
-                         log_to_driver=False)
+                ray.init(**ray_init_kwargs(self.address))
             except Exception as e:  # noqa: BLE001 - connection problems are the user's setup
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise UserError(f"cannot start or reach Ray (address={self.address!r}): {first}") from None
@@ -326,7 +425,7 @@ class RayExecutor:
         if not ray.is_initialized():
             self.start()
         try:
-            remote = ray.remote(num_cpus=self.threads)(ray_task)
+            remote = ray.remote(self.task).options(**self.options)
             limit = self.workers or len(jobs)
             pending: deque[Job] = deque(jobs)
             inflight: dict[Any, tuple[Job, float, int]] = {}

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from ..errors import UserError
 from ..store.atomic import write_json
-from .executors import Job, LocalExecutor, Outcome, RayExecutor, available_cores
+from .executors import Job, LocalExecutor, Outcome, RayExecutor, available_cores, gpu_slots, resolve_device
 from .spec import Plan, load_spec
 
 
@@ -125,12 +125,23 @@ def resolve_workers(executor: str, workers: int | None, threads: int) -> tuple[i
 def run_sweep(spec: str | Path | dict | Plan, out: str | Path | None = None, workers: int | None = None,
               threads_per_worker: int = 1, executor: str = "local", address: str | None = None,
               pack: bool | None = None, member_cap: int | None = None, overrides: list[str] | None = None,
-              device: str = "auto", progress: Progress | None = None) -> SweepResult:
-    """Expand ``spec`` and train every cell not already complete under ``out`` (default ``sweeps/<name>``)."""
+              device: str = "auto", progress: Progress | None = None,
+              gpus_per_task: float | None = None) -> SweepResult:
+    """Expand ``spec`` and train every cell not already complete under ``out`` (default ``sweeps/<name>``).
+
+    ``device`` ``auto`` is resolved here for the local executor (every worker agrees; with a GPU the workers
+    default to one per GPU, each pinned to its own); Ray tasks resolve it on their node. ``gpus_per_task``: GPUs
+    each Ray task asks for with a cuda device (default 1; a fraction shares a GPU)."""
     plan = spec if isinstance(spec, Plan) else load_spec(spec, overrides, pack, member_cap)
     if executor not in ("local", "ray"):
         raise UserError(f"unknown executor {executor!r} (choose local or ray)")
+    gpus = None
+    if executor == "local":
+        device = resolve_device(device)
+        workers, gpus = gpu_slots(device, workers)
     workers, threads, notes = resolve_workers(executor, workers, threads_per_worker)
+    if gpus is not None and workers is not None:
+        gpus = gpus[:workers]
     if executor == "ray":
         from .executors import import_ray
 
@@ -148,8 +159,8 @@ def run_sweep(spec: str | Path | dict | Plan, out: str | Path | None = None, wor
         skipped = {r.run_id for r in plan.runs} - {r.run_id for r in todo}
         jobs = sorted((Job(r.run_id, r.config.model_dump(mode="json"), r.members, r.config.train.steps, r.cost)
                        for r in todo), key=lambda j: -j.cost)  # largest first: a shorter tail
-        ex: Any = (LocalExecutor(workers or 1, threads, device) if executor == "local"
-                   else RayExecutor(address, threads, workers, device))
+        ex: Any = (LocalExecutor(workers or 1, threads, device, gpus) if executor == "local"
+                   else RayExecutor(address, threads, workers, device, gpus_per_task))
         if jobs:
             ex.start()  # e.g. reach the Ray cluster before anything is written
         try:
