@@ -192,7 +192,8 @@ class ClaimRow:
             "ci_text": fmt_ci(m),
             "verdict": self.verdict,
             "rule": self.rule.text,
-            "scale_notes": [*(scale_notes or []), *self.notes],
+            "scale_notes": [*(scale_notes or []), *self.notes],  # all of them: a row read alone says its scale
+            "row_notes": list(self.notes),
         }
 
 

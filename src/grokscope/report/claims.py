@@ -43,9 +43,12 @@ TEMPLATE = """<!doctype html>
  <td>{{ r.measured.text }}{% if r.measured.n %}<div class="src">n = {{ r.measured.n }}</div>{% endif %}</td>
  <td>{{ r.ci_text }}</td>
  <td class="v-{{ r.verdict | replace(' ', '-') }}"><b>{{ r.verdict }}</b><div class="rule">{{ r.rule }}</div></td>
- <td>{% if r.scale_notes %}<ul>{% for n in r.scale_notes %}<li>{{ n }}</li>{% endfor %}</ul>{% else %}-{% endif %}</td>
+ <td><ul>{% for n in r.row_notes %}<li>{{ n }}</li>{% endfor %}{% if d.scale_notes %}<li>the experiment's scale notes
+ (below)</li>{% endif %}</ul></td>
 </tr>
 {% endfor %}</table>
+{% if d.scale_notes %}<p><b>Scale notes (every row), {{ d.scale }} vs paper:</b></p>
+<ul>{% for n in d.scale_notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
 <p class="meta">Stages (sweep directories):
 {% for name, s in d.stages.items() %}<code>{{ name }}</code> {{ s.members }} members
  ({{ s.runs_trained }} runs trained, {{ s.runs_skipped }} reused){{ "; " if not loop.last }}{% endfor %}.
@@ -56,11 +59,15 @@ lower bound (&ge;, at the budget). CIs: seeded percentile bootstrap over members
 """
 
 
-def row_cells(row: dict[str, Any]) -> list[str]:
-    """The six table cells of one row, as plain text."""
+def row_cells(row: dict[str, Any], shared: bool = True) -> list[str]:
+    """The six table cells of one row, as plain text; ``shared``: the experiment's scale notes are printed below."""
     paper = f"{row['paper']['text']} ({row['paper']['source']})"
-    return [row["claim"], paper, row["measured"]["text"], row["ci_text"], row["verdict"],
-            "; ".join(row["scale_notes"]) or "-"]
+    notes = row.get("row_notes", []) + ["+ the scale notes below"] if shared else row["scale_notes"]
+    return [row["claim"], paper, row["measured"]["text"], row["ci_text"], row["verdict"], "; ".join(notes) or "-"]
+
+
+def shared_notes(doc: dict[str, Any]) -> list[str]:
+    return [f"{doc['scale']} vs paper: {n}" for n in doc.get("scale_notes", [])]
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -69,7 +76,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
 
     lines = [f"# {doc['experiment']}: {doc['claim']}", "", f"Source: {doc['paper']}. Scale: `{doc['scale']}`.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(c) for c in row_cells(r)) + " |" for r in doc["rows"]]
+    lines += ["| " + " | ".join(cell(c) for c in row_cells(r, bool(doc["scale_notes"]))) + " |" for r in doc["rows"]]
+    if doc["scale_notes"]:
+        lines += ["", "Scale notes (every row):", ""] + [f"- {n}" for n in shared_notes(doc)]
     lines += ["", "Verdict rules:", ""] + [f"- {cell(r['claim'])}: {r['rule']}" for r in doc["rows"]]
     lines += ["", "Censored members count as +inf in medians; a censored median is a lower bound (≥, at the budget). "
               "CIs: seeded percentile bootstrap over members.", ""]
