@@ -1,0 +1,81 @@
+"""Run an experiment: its stages as sweeps (complete runs reused), then its analysis, then the claim files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .base import Context, Experiment, StageResult
+from .claims import ClaimRow
+
+
+class StageFailed(Exception):
+    """Some runs of a stage failed (a bug or a crash, not a user mistake); the message is one line."""
+
+
+@dataclass
+class ExperimentRun:
+    experiment: Experiment
+    ctx: Context
+    rows: list[ClaimRow]
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def dir(self) -> Path:
+        return self.ctx.out
+
+    def to_json(self) -> dict[str, Any]:
+        """The claim table document (also ``claims.json``)."""
+        exp, ctx = self.experiment, self.ctx
+        notes = exp.scale_notes(ctx.scale)
+        return {
+            "experiment": exp.name,
+            "claim": exp.claim,
+            "paper": exp.paper,
+            "scale": ctx.scale,
+            "params": ctx.params,
+            "scale_notes": notes,
+            "stages": {name: {"dir": str(s.dir), "members": len(s.members), "runs_trained": s.runs_trained,
+                              "runs_skipped": s.runs_skipped} for name, s in ctx.stages.items()},
+            "rows": [r.to_json(notes) for r in self.rows],
+        }
+
+
+def run_experiment(exp: Experiment, scale: str, out: str | Path, workers: int | None = None,
+                   progress: Callable[[str], Any] | None = None, device: str = "auto") -> ExperimentRun:
+    """Run ``exp`` at ``scale`` under ``out/<name>/``: each stage's sweep, ``analyse``, then the claim files.
+
+    ``progress(stage_name)`` may return a sweep progress reporter (``grokscope.sweep.runner.Progress``) per stage.
+    """
+    from ..report.claims import write_claims
+
+    ctx = Context(exp, scale, exp.params(scale), Path(out) / exp.name)
+    for stage in exp.stages:
+        spec = dict(stage.build(ctx))
+        spec.setdefault("name", f"{exp.name}-{stage.name}")
+        ctx.stages[stage.name] = run_stage(stage.name, spec, ctx.out / stage.name, workers,
+                                           progress(stage.name) if progress else None, device)
+    result = ExperimentRun(exp, ctx, exp.analyse(ctx))
+    result.files = write_claims(result.to_json(), ctx.out)
+    return result
+
+
+def run_stage(name: str, spec: dict[str, Any], out: Path, workers: int | None, progress: Any,
+              device: str = "auto") -> StageResult:
+    """One sweep into ``out``; its members read back from the catalog, each with its cell's axis values."""
+    from ..store.catalog import Catalog
+    from ..sweep.runner import run_sweep
+
+    res = run_sweep(spec, out=out, workers=workers, progress=progress, device=device)
+    if res.failed:
+        first = res.failed[0]
+        raise StageFailed(f"stage {name}: {len(res.failed)} of {len(res.cells)} cells failed (first: run "
+                          f"{first.run_id}: {first.error}); fix the cause and rerun: finished runs are reused")
+    values = {c.index: c.values for c in res.plan.cells}
+    with Catalog(out) as cat:
+        rows = cat.query("select * from members order by cell, run_id, member").dicts()
+    for r in rows:
+        r["values"] = values.get(r["cell"], {}) if r.get("cell") is not None else {}
+    return StageResult(name, out, rows, res.runs_trained, res.runs_skipped)
