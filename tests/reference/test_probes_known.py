@@ -95,12 +95,13 @@ def test_sat_frac_counts_max_prob_above_0_999_over_all_inputs() -> None:
     assert got == pytest.approx(want, abs=1e-12)
 
 
-def collapse_context(dtype):
+def collapse_context(dtype, y_train: list[int] | None = None):
     """Train points with p_correct = 1 - 2e^-20 (1.0 in float32, < 1 in float64), 0.9995, and 0.6."""
     big = [20.0, 0.0, 0.0]
     logits = torch.tensor([[big, big, logit_row(0.9995, 0), logit_row(0.6, 0)]], dtype=dtype)
     y = torch.zeros(1, 4, dtype=torch.int64)
-    return H.probe_context(logits, y, y.clone(), torch.arange(4)[None], torch.arange(4)[None], "ce")
+    yt = y.clone() if y_train is None else torch.tensor([y_train])
+    return H.probe_context(logits, y, yt, torch.arange(4)[None], torch.arange(4)[None], "ce")
 
 
 def test_softmax_collapse_is_exact_one_in_working_precision() -> None:
@@ -111,6 +112,5 @@ def test_softmax_collapse_is_exact_one_in_working_precision() -> None:
 
 
 def test_sc_frac_reads_the_noisy_training_labels() -> None:
-    ctx = collapse_context(torch.float32)
-    ctx.y_train = torch.tensor([[1, 0, 0, 0]])  # the first collapsed point's training label is another class
+    ctx = collapse_context(torch.float32, y_train=[1, 0, 0, 0])  # the first collapsed point's label is another class
     assert H.run_probe("logits", ctx)["logit/sc_frac"] == [0.25]
