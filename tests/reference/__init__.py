@@ -1,0 +1,1 @@
+"""Reference tests: the trainer against plain PyTorch and documented formulas (through ``harness.py``)."""

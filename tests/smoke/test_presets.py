@@ -1,0 +1,35 @@
+"""Every preset trains: a few steps of each through ``gs.run``, with a tiny evaluation grid and no checkpoints;
+every metric of every member exists at every evaluation and is finite."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import grokscope as gs
+from grokscope.presets import PRESETS
+
+STEPS = 4
+OVERRIDES = [f"train.steps={STEPS}", "eval.grid=linear", "eval.every=2", "checkpoint.count=0",
+             "train.stop_on_grok=null"]
+METRICS = {"train/loss", "train/acc", "test/loss", "test/acc", "norm/total", "norm/sq", "logit/scale",
+           "logit/sc_frac", "logit/sat_frac"}
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_trains_a_few_steps(name: str, tmp_path: Path) -> None:
+    run = gs.run(name, overrides=OVERRIDES, out=tmp_path, threads=1)
+    assert run.complete and run.meta["steps_done"] == STEPS
+    cfg = run.config
+    n_members = len(cfg.member_table())
+    df = run.metrics()
+    assert sorted(df.step.unique().tolist()) == [0, 2, 4]
+    assert METRICS <= set(df.metric)
+    counts = df.groupby(["step", "metric"]).size()
+    assert (counts == n_members).all(), "one value per member per metric per evaluation"
+    assert all(math.isfinite(v) for v in df.value), df[~df.value.map(math.isfinite)]
+    moved = df[df.metric == "train/loss"].pivot_table(index="step", columns="member", values="value")
+    assert (moved.loc[0] != moved.loc[STEPS]).all(), "training changed every member's loss"
+    assert len(run.events) == n_members
