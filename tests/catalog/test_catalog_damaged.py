@@ -100,7 +100,7 @@ def test_corrupt_metrics_parquet_of_a_complete_run(tmp_path: Path) -> None:
     assert cat.query("select t_grok, final_test_acc from members where run_id = 'bad' order by member").rows == \
            [(200, None), (None, None)]
     # the view could not be made over it (its footer is read then): left out, with a warning
-    assert warned(cat, str(bad / "metrics.parquet"), "left out of the metrics view")
+    assert warned(cat, str(bad / "metrics.parquet"), "left out of the metrics view"), cat.warnings
     assert cat.query("select distinct run_id from metrics").rows == [("good",)]
 
 

@@ -23,10 +23,10 @@ def config(data: dict, overrides: list[str] | None = None) -> RunConfig:
 
 def build(cfg: RunConfig | dict) -> Any:
     """Everything a run needs (task, model, optimizer, interventions), built on the CPU, nothing trained yet."""
-    from grokscope.train.loop import Trainer
+    from grokscope.train.setup import build as build_setup
 
     cfg = cfg if isinstance(cfg, RunConfig) else config(cfg)
-    return Trainer(cfg, torch.device("cpu"))
+    return build_setup(cfg, torch.device("cpu"))
 
 
 def params(obj: Any) -> dict[str, Tensor]:
@@ -58,12 +58,16 @@ def batch(obj: Any, t: int) -> tuple[Tensor, Tensor]:
 
 def one_update(obj: Any, t: int) -> None:
     """Apply update t+1 (t updates are done): loss, gradient filters, optimizer step, interventions."""
-    obj.train_step(t)
+    from grokscope.train.loop import update
+
+    update(obj, t)
 
 
 def evaluate(obj: Any) -> dict[str, list[float]]:
     """One evaluation pass: metric name -> one value per member."""
-    return obj.evaluate()
+    from grokscope.probes.evaluate import evaluate as run_eval
+
+    return run_eval(obj.model, obj.eval_data, obj.probes, groups=obj.model.groups)
 
 
 def groups(obj: Any) -> dict[str, list[str]]:
@@ -104,7 +108,7 @@ def probe_context(logits: Tensor, y: Tensor, y_train: Tensor, train_idx: Tensor,
 
 def run_probe(name: str, ctx: Any) -> dict[str, list[float]]:
     """A registered probe on a context: metric name -> one float per member."""
-    return {k: v.double().tolist() for k, v in PROBES.get(name).fn(ctx).items()}
+    return {k: v.double().tolist() for k, v in PROBES.get(name).make()(ctx).items()}
 
 
 def input_positions(obj: Any) -> tuple[int, ...]:

@@ -55,7 +55,8 @@ def test_loss_rule_sets_t_grok_from_the_held_test_loss(full) -> None:
 def test_events_recomputed_from_metrics_use_the_loss_rule_too(full) -> None:
     from grokscope.api import events_from_metrics
 
-    assert events_from_metrics(full) == [{k: v for k, v in e.items() if k != "final"} for e in full.events]
+    assert events_from_metrics(full) == [{k: v for k, v in e.items() if k not in ("final", "at_grok")}
+                                         for e in full.events]
 
 
 def test_without_the_loss_rule_the_same_curves_are_censored(full, tmp_path: Path) -> None:
@@ -66,20 +67,20 @@ def test_without_the_loss_rule_the_same_curves_are_censored(full, tmp_path: Path
     assert all(e["censored"] and e["t_grok"] is None for e in run.events)
 
 
-def test_stop_on_grok_stops_at_factor_times_the_last_t_grok(full, tmp_path: Path) -> None:
+def test_stop_on_grok_stops_each_member_at_factor_times_its_own_t_grok(full, tmp_path: Path) -> None:
     cfg = copy.deepcopy(CFG)
     cfg["train"]["stop_on_grok"] = FACTOR
     run = gs.run(cfg, out=tmp_path, threads=1)
-    last_grok = max(e["t_grok"] for e in full.events)
-    want = 10 * math.ceil(FACTOR * last_grok / 10)  # first eval step at or past FACTOR x the last T_grok
-    assert want < STEPS
-    assert run.meta["steps_done"] == want
-    assert all(e["budget"] == want for e in run.events)
-    got = run.metrics()
-    assert int(got.step.max()) == want
-    ref = full.metrics()
-    ref = ref[ref.step <= want]
+    # the first eval step at or past FACTOR x the member's own T_grok (a packed member never waits for another),
+    # and not before T_grok is known: the loss rule's streak of k evals starting at T_grok must be complete
+    known = {e["member"]: e["t_grok"] + 10 * (RULE["k"] - 1) for e in full.events}
+    want = {e["member"]: max(10 * math.ceil(FACTOR * e["t_grok"] / 10), known[e["member"]]) for e in full.events}
+    assert max(want.values()) < STEPS
+    assert run.meta["steps_done"] == max(want.values())
+    assert {e["member"]: e["budget"] for e in run.events} == want
+    got, ref = run.metrics(), full.metrics()
     key = ["step", "member", "metric"]
-    a = got.sort_values(key).reset_index(drop=True)
-    b = ref.sort_values(key).reset_index(drop=True)
-    assert a.equals(b), "a stopped run's metrics are the full run's, cut at the stop"
+    for m, stop in want.items():
+        a = got[got.member == m].sort_values(key).reset_index(drop=True)
+        b = ref[(ref.member == m) & (ref.step <= stop)].sort_values(key).reset_index(drop=True)
+        assert a.equals(b), "a stopped member's metrics are the full run's, cut at its stop"

@@ -130,7 +130,7 @@ def test_resume_state_writes_are_throttled_by_their_cost(tmp_path, monkeypatch):
     def slow_save(path, obj):
         writes.append(path.name)
         if path.name == "state.pt":
-            time.sleep(0.1)  # a large state: the next one is due only after 20 x 0.1 s
+            time.sleep(0.15)  # a large state: the next one is due only after 20 x 0.15 s
     monkeypatch.setattr(checkpoint, "save", slow_save)
     rec = Recorder(1, rd, flush_seconds=0.0)
     for t in range(5):

@@ -177,6 +177,7 @@ def metrics_view(con: Any, view: str, files: list[tuple[str, str]], warnings: li
     query that reaches it fails (``Catalog.query``: one line)."""
     import duckdb
 
+    files = sorted(files)  # a deterministic view: the same first file whatever order the directory scan gave
     if files:
         try:
             _create_metrics_view(con, view, files)

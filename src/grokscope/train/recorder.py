@@ -19,7 +19,8 @@ from ..detect.events import MemberEvents, events_from_curves, snapshot_at
 from ..store import checkpoint
 from ..store.run_dir import RunDir
 
-STATE_COST_FACTOR = 20  # resume-state writes take at most ~1/20 of the training time
+STATE_COST_FACTOR = 20  # a slow resume-state write is repeated only after 20x its duration (~5% of the time)
+SLOW_STATE_SECONDS = 0.1  # below this, the state is written at every flush
 
 
 class Recorder:
@@ -103,8 +104,9 @@ class Recorder:
         """Metrics chunk first, then (when due) the resume state that counts it: a kill between the two loses
         nothing, and chunks past the last state are dropped and recomputed identically on resume.
 
-        The resume state is rewritten at most every ``STATE_COST_FACTOR`` times as long as its last write took
-        (a Grokfast MA window makes it hundreds of MiB: rewriting it every few seconds would dominate training),
+        A resume state whose last write took over ``SLOW_STATE_SECONDS`` is rewritten only after
+        ``STATE_COST_FACTOR`` times that (a Grokfast MA window makes it hundreds of MiB: rewriting it every few
+        seconds would dominate training; a kill then redoes at most that stretch),
         and not at the end (the run completes and removes it). ``params`` also go to a weights-only checkpoint."""
         assert self.store is not None
         if params is not None:
@@ -112,7 +114,9 @@ class Recorder:
         self.store.write_part(self.n_parts, self.rows)
         self.n_parts += 1
         now = time.monotonic()
-        if not done and now - self.last_state >= max(self.flush_seconds, STATE_COST_FACTOR * self.state_seconds):
+        slow = self.state_seconds > SLOW_STATE_SECONDS
+        gap = max(self.flush_seconds, STATE_COST_FACTOR * self.state_seconds) if slow else self.flush_seconds
+        if not done and now - self.last_state >= gap:
             checkpoint.save(self.store.path / "state.pt", {**state(), "n_parts": self.n_parts})
             self.last_state, self.state_seconds = time.monotonic(), time.monotonic() - now
         self.store.update_meta(steps_done=t)
