@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, load_config
-from .errors import UserError
+from .errors import UserError, first_line
 from .store.run_dir import RunDir, open_run
 
 DEFAULT_THREADS = 1  # DESIGN.md: small models lose to thread contention; measured in benchmarks/bench_threads.py
 
 
 def pick_device(device: str = "auto") -> str:
-    """"auto" -> "cuda:N" (the current CUDA device) when CUDA is available, else "cpu"; "cuda" -> "cuda:N"."""
+    """"auto" -> "cuda" when CUDA is available, else "cpu" (a sweep's workers each see their own pinned GPU as
+    "cuda"; meta.json records the device index actually used)."""
     import torch
 
     if device == "auto":
@@ -34,8 +35,6 @@ def pick_device(device: str = "auto") -> str:
         raise UserError(f"--device {device} requested but CUDA is not available on this machine")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise UserError(f"unknown device {device!r} (choose auto, cpu or cuda)")
-    if device == "cuda":
-        device = f"cuda:{torch.cuda.current_device()}"
     return device
 
 
@@ -209,7 +208,7 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
                 try:
                     start, n_parts = load_state_dict(setup, state), int(state["n_parts"])
                 except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # readable, wrong content
-                    why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                    why = first_line(e, 200)
                     raise UserError(f"corrupt checkpoint {state_file}: not a resume state of this run ({why})") from None
             rd.drop_parts_from(n_parts)  # chunks past the state are recomputed identically
             rd.remove_stale_temp_files()

@@ -33,6 +33,8 @@ def sweep(
     member_cap: Optional[int] = typer.Option(None, "--member-cap", help="most members per packed run (default: the spec's)"),
     set_: list[str] = typer.Option([], "--set", help="override a base config field, e.g. --set train.steps=2000"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    gpus_per_task: Optional[float] = typer.Option(None, "--gpus-per-task",
+                                                  help="Ray with --device cuda: GPUs per task (default 1; 0.25 shares one)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the cells and the packing, train nothing"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live progress"),
 ) -> None:
@@ -48,7 +50,7 @@ def sweep(
     progress = RichProgress(con, live=not quiet)
     try:
         result = run_sweep(plan, out=out, workers=workers, threads_per_worker=threads_per_worker, executor=executor,
-                           address=address, device=device, progress=progress)
+                           address=address, device=device, progress=progress, gpus_per_task=gpus_per_task)
     except KeyboardInterrupt:
         con.print("interrupted: rerun the same command to finish the missing cells")
         raise typer.Exit(130) from None

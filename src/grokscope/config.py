@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import UserError
+from .errors import UserError, first_line
 from .models import MODEL_CONFIGS
 from .tasks import TASK_CONFIGS
 
@@ -376,8 +376,7 @@ def read_file(path: str | Path) -> dict:
 
             data = yaml.load(text, Loader=_yaml_loader())
     except Exception as e:  # noqa: BLE001 - any parse error is the user's file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot parse {path}: {first}") from None
+        raise UserError(f"cannot parse {path}: {first_line(e)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -28,12 +28,14 @@ def collect(device: str, threads: int) -> dict[str, Any]:
 
     from . import __version__
 
+    if device == "cuda":  # the device actually used: the current one, by index
+        device = f"cuda:{torch.cuda.current_device()}"
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "status": "running",
         "steps_done": 0,
         "device": device,
-        # the device actually used: cuda:N resolved by pick_device, its own name (not device 0's)
+        # the device actually used, by its own name (not device 0's)
         "device_name": (torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
                         else platform.processor() or platform.machine()),
         "threads": threads,

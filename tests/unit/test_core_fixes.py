@@ -135,7 +135,7 @@ def test_resume_state_writes_are_throttled_by_their_cost(tmp_path, monkeypatch):
     rec = Recorder(1, rd, flush_seconds=0.0)
     for t in range(5):
         rec.record(t, {"train/acc": [0.5]}, [True])
-        rec.flush(t, lambda: {"step": t}, None, done=False)
+        rec.flush(t, lambda t=t: {"step": t}, None, done=False)
     assert writes == ["state.pt"]  # once, then throttled
     assert len(rd.part_files()) == 5
 

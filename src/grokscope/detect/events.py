@@ -58,20 +58,29 @@ def member_events(member: int, seed: int, steps: np.ndarray, train_acc: np.ndarr
     return MemberEvents(member, seed, t_mem, t_grok, delay, t_grok is None, budget)
 
 
+def _field(cfg: object, name: str, default: object = None) -> object:
+    """A field of an EvalConfig, or of its JSON form (a dict, as the catalog reads it from config.json)."""
+    value = cfg.get(name) if isinstance(cfg, dict) else getattr(cfg, name, None)
+    return default if value is None else value
+
+
 def loss_rule_of(eval_cfg: object) -> tuple[float, int] | None:
-    rule = getattr(eval_cfg, "loss_rule", None)
-    return (rule.below, rule.k) if rule is not None else None
+    rule = _field(eval_cfg, "loss_rule")
+    if rule is None:
+        return None
+    return (float(_field(rule, "below")), int(_field(rule, "k")))  # type: ignore[arg-type]
 
 
 def events_from_curves(member: int, seed: int, steps: np.ndarray, curves: dict[str, np.ndarray],
                        eval_cfg: object) -> MemberEvents:
     """The one place events are derived from a member's curves (``curves[metric]``: values at ``steps``; a
-    missing metric is all-NaN). Used by the loop, by ``Run.events`` for a run without events.json, and the catalog."""
+    missing metric is all-NaN). ``eval_cfg``: an EvalConfig or its JSON dict. Used by the loop's stop rule and
+    recorder, by ``Run.events`` for a run without events.json, and by the catalog for a run still running."""
     nan = np.full(len(steps), np.nan)
     get = lambda name: np.asarray(curves.get(name, nan), dtype=float)  # noqa: E731
     return member_events(member, seed, np.asarray(steps), get("train/acc"), get("test/acc"), get("test/loss"),
-                         getattr(eval_cfg, "mem_threshold", 0.99), getattr(eval_cfg, "grok_threshold", 0.90),
-                         loss_rule_of(eval_cfg))
+                         float(_field(eval_cfg, "mem_threshold", 0.99)),  # type: ignore[arg-type]
+                         float(_field(eval_cfg, "grok_threshold", 0.90)), loss_rule_of(eval_cfg))  # type: ignore[arg-type]
 
 
 def snapshot_at(steps: np.ndarray, curves: dict[str, np.ndarray], step: int | None) -> dict[str, float | None] | None:

@@ -58,11 +58,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from .catalog_cache import CACHE_FORMAT, CACHE_MEMBERS_NAME, CACHE_NAME, load
 from .catalog_rows import flatten, read_json
 from .catalog_scan import Found, scan
-from .catalog_schema import build_tables, final_column, first_line, metrics_view, short_names
+from .catalog_schema import build_tables, final_column, metrics_view, short_names
 
 SEED_AXES = ("seed", "members.seeds")
 
@@ -181,7 +181,7 @@ class Catalog:
                 return QueryResult([], [])
             return QueryResult([d[0] for d in cur.description], cur.fetchall())
         except duckdb.Error as e:
-            raise UserError(f"query failed: {first_line(e)}") from None
+            raise UserError(f"query failed: {first_line(e, hints=True)}") from None
 
     def df(self, sql: str, params: list | None = None) -> Any:
         """A query as a pandas DataFrame."""
@@ -190,7 +190,7 @@ class Catalog:
         try:
             return self.con.execute(sql, params or []).df()
         except duckdb.Error as e:
-            raise UserError(f"query failed: {first_line(e)}") from None
+            raise UserError(f"query failed: {first_line(e, hints=True)}") from None
 
     def columns(self, table: str) -> list[str]:
         return [d[0] for d in self.con.execute(f"select * from {table} limit 0").description]

@@ -13,8 +13,9 @@ import math
 import os
 from typing import Any
 
+from ..errors import first_line
 from .catalog_scan import Found
-from .catalog_schema import AT_GROK_PREFIX, VARY_PREFIX, event_column, final_column, first_line, metric_column, scalar
+from .catalog_schema import AT_GROK_PREFIX, VARY_PREFIX, event_column, final_column, metric_column, scalar
 
 LEAF_DICTS = {"members.vary", "intervene.clamp.per_group"}  # kept whole (JSON), never flattened into columns
 MEMBER_KEYS = {"member", "seed", "init_seed", "split_seed"}  # members.json keys that are not config values
@@ -164,7 +165,7 @@ def read_parquet_rows(con: Any, files: list[tuple[str, int]], sql: str, warnings
             try:
                 rows.extend(run([item]))
             except Exception as e:  # noqa: BLE001
-                warnings.append(f"{item[0]}: unreadable metrics ({first_line(e)})")
+                warnings.append(f"{item[0]}: unreadable metrics ({first_line(e, hints=True)})")
         return rows
 
 
@@ -201,7 +202,7 @@ def fill_from_metrics(con: Any, todo: list[tuple[Found, dict]], warnings: list[s
 def _events_from_metrics(con: Any, pending: list[tuple[Found, dict]], warnings: list[str]) -> None:
     import numpy as np
 
-    from ..detect.events import member_events
+    from ..detect.events import events_from_curves
 
     files = [(f, i) for i, (found, _rec) in enumerate(pending) for f in found.files]
     sql = ("select k, member, step, metric, value from {src} p join (select unnest(?::VARCHAR[]) as filename, "
@@ -211,22 +212,15 @@ def _events_from_metrics(con: Any, pending: list[tuple[Found, dict]], warnings: 
         curves.setdefault((k, int(member)), {}).setdefault(metric, {})[int(step)] = value
     for i, (_found, rec) in enumerate(pending):
         e = rec["eval"]
-        rule = e.get("loss_rule")
-        rule = (rule["below"], rule["k"]) if isinstance(rule, dict) else None
         for m in rec["members"]:
             c = curves.get((i, m["member"]))
             if not c:
                 continue
             steps = np.array(sorted(set().union(*[set(v) for v in c.values()])), dtype=np.int64)
 
-            def col(name: str, c: dict = c, steps: np.ndarray = steps) -> np.ndarray:
-                d = c.get(name, {})
-                return np.array([d.get(int(s), np.nan) for s in steps], dtype=float)
-
+            cols = {name: np.array([d.get(int(s), np.nan) for s in steps], dtype=float) for name, d in c.items()}
             try:
-                got = member_events(m["member"], m["seed"] or 0, steps, col("train/acc"), col("test/acc"),
-                                    col("test/loss"), e.get("mem_threshold") or 0.99, e.get("grok_threshold") or 0.90,
-                                    rule).as_dict()
-            except ValueError:
+                got = events_from_curves(m["member"], m["seed"] or 0, steps, cols, e).as_dict()
+            except (ValueError, TypeError):
                 continue
             m.update({k: got[k] for k in EVENT_KEYS})

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import first_line
+
 VARY_PREFIX = "~"  # a member's own value of a config key, in the member rows (effective value = this, else the run's)
 RUN_COLUMNS: list[tuple[str, str]] = [
     ("run_id", "VARCHAR"), ("path", "VARCHAR"), ("status", "VARCHAR"), ("name", "VARCHAR"), ("task", "VARCHAR"),
@@ -128,16 +130,6 @@ def dumps(rows: list[dict]) -> str:
         return json.dumps([{k: scalar(v) for k, v in r.items()} for r in rows], default=str)
 
 
-def first_line(e: BaseException) -> str:
-    """A DuckDB error as one line: the message and its hints, without the echoed SQL."""
-    keep = []
-    for line in str(e).strip().splitlines():
-        if not line.strip() or line.startswith("LINE "):
-            break
-        keep.append(line.strip())
-    return "; ".join(keep) or type(e).__name__
-
-
 # -- tables from Python rows ------------------------------------------------------------------------------------
 def json_table(con: Any, name: str, rows: list[dict], empty: list[str]) -> None:
     """A table from row dicts via a JSON temp file (types detected by DuckDB over all rows; a column that mixes
@@ -200,7 +192,7 @@ def _readable(con: Any, path: str, warnings: list[str] | None) -> bool:
         return True
     except duckdb.Error as e:
         if warnings is not None:
-            warnings.append(f"{path}: left out of the metrics view ({first_line(e)})")
+            warnings.append(f"{path}: left out of the metrics view ({first_line(e, hints=True)})")
         return False
 
 

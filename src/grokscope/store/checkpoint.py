@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from .atomic import write_atomic
 
 
@@ -31,7 +31,7 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
         elif isinstance(e, (EOFError, RuntimeError)) or "pickle" in type(e).__name__.lower():
             reason = f"truncated or not a torch checkpoint ({type(e).__name__})"
         else:
-            reason = text.splitlines()[0][:200] if text else type(e).__name__
+            reason = first_line(e, 200)
         raise UserError(f"corrupt checkpoint {path}: {reason}") from None
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 
 RAY_MISSING = "the ray executor needs Ray: `pip install grokscope[ray]` (or `pip install ray`)"
 
@@ -94,8 +94,8 @@ def train_one(config: dict[str, Any], runs_dir: str, threads: int, device: str,
     except UserError as e:
         return {"error": str(e), "seconds": time.monotonic() - t0}
     except Exception as e:  # noqa: BLE001 - one failing run must not stop the sweep
-        first = (str(e).strip().splitlines() or [""])[0]
-        return {"error": f"{type(e).__name__}: {first}" if first else type(e).__name__,
+        first = first_line(e)
+        return {"error": f"{type(e).__name__}: {first}" if first != type(e).__name__ else first,
                 "detail": traceback.format_exc(), "seconds": time.monotonic() - t0}
 
 
@@ -409,8 +409,7 @@ class RayExecutor:
             try:
                 ray.init(**ray_init_kwargs(self.address))
             except Exception as e:  # noqa: BLE001 - connection problems are the user's setup
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise UserError(f"cannot start or reach Ray (address={self.address!r}): {first}") from None
+                raise UserError(f"cannot start or reach Ray (address={self.address!r}): {first_line(e)}") from None
             self._started = True
 
     def stop(self) -> None:
@@ -444,8 +443,7 @@ class RayExecutor:
                     try:
                         res = ray.get(ref)
                     except Exception as e:  # noqa: BLE001 - a task that died (node lost, worker crashed)
-                        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                        yield Outcome(job.run_id, f"Ray task failed: {first}", seconds=time.monotonic() - t0)
+                        yield Outcome(job.run_id, f"Ray task failed: {first_line(e)}", seconds=time.monotonic() - t0)
                         continue
                     files = res.pop("files", None)
                     if files is not None:

@@ -12,6 +12,7 @@ Resume restores the state written at a flush and continues; the metrics equal an
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -97,7 +98,7 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
             done = t >= steps or not any(active)
             if rec.due(t, s.ckpt_steps, done):
                 params = weights(s) if (done or t in s.ckpt_steps) else None
-                rec.flush(t, lambda: state_dict(s, t), params, done)
+                rec.flush(t, partial(state_dict, s, t), params, done)
         else:
             done = t in grid and (t >= steps or not any(active))  # resumed exactly at the end
         if done:
