@@ -6,6 +6,7 @@ CI installs the ``ray`` extra, so there this test must run; elsewhere it is skip
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -34,9 +35,14 @@ def local_ray():
     ray.shutdown()
 
 
+PLUGIN = str(Path(__file__).resolve().parents[1] / "plugins" / "stateful_probes.py")  # a user's probe file
+
+
 @needs_ray
 def test_ray_matches_local(tmp_path, local_ray):
-    spec = tiny_spec(grid={"optim.wd": [0.5, 2.0]}, seeds=1, pack=False)  # 2 cells, 2 runs
+    """Local (spawn) workers and Ray tasks give the same runs, a user's plug-in probe included (eval.plugins)."""
+    probes = {"probes": ["accuracy", "norms", "test_update_path"], "plugins": [PLUGIN]}
+    spec = tiny_spec(grid={"optim.wd": [0.5, 2.0]}, seeds=1, pack=False, base={"eval": probes})  # 2 cells, 2 runs
     local = run_sweep(spec, out=tmp_path / "local", workers=2)
     remote = run_sweep(spec, out=tmp_path / "ray", executor="ray", threads_per_worker=1)
     assert local.ok and remote.ok, [c.error for c in remote.failed]
@@ -47,6 +53,7 @@ def test_ray_matches_local(tmp_path, local_ray):
         a = pq.read_table(tmp_path / "local" / "runs" / run.run_id / "metrics.parquet").to_pandas()
         b = pq.read_table(tmp_path / "ray" / "runs" / run.run_id / "metrics.parquet").to_pandas()
         a, b = (d.sort_values(["step", "member", "metric"]).reset_index(drop=True) for d in (a, b))
+        assert {"path/length", "path/loss_ema"} <= set(b.metric) and (b[b.metric == "path/length"].value > 0).any()
         assert a[["step", "member", "metric"]].equals(b[["step", "member", "metric"]])
         np.testing.assert_array_equal(a.value.to_numpy(), b.value.to_numpy())
         r = api.Run(tmp_path / "ray" / "runs" / run.run_id)
