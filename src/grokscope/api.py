@@ -176,8 +176,10 @@ def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = Non
     n_threads = check_threads(threads)
     with torch_threads(n_threads):
         setup = _setup(cfg, dev)  # every config/model error surfaces here, before anything is written
+        start, rows = _fork(setup) if cfg.train.fork else (0, None)
         _create_run_dir(path, cfg, setup, dev, n_threads)
-        return _train(RunDir(path), setup, on_eval, start=0, n_parts=0)
+        rd = RunDir(path)
+        return _train(rd, setup, on_eval, start=start, n_parts=0, rec=_forked_recorder(rd, setup, start, rows))
 
 
 def resume(path: str | Path, device: str = "auto", threads: int | None = None,
@@ -212,8 +214,12 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
                     raise UserError(f"corrupt checkpoint {state_file}: not a resume state of this run ({why})") from None
             rd.drop_parts_from(n_parts)  # chunks past the state are recomputed identically
             rd.remove_stale_temp_files()
-            rec = Recorder(setup.M, rd, cfg.checkpoint.flush_seconds, n_parts)
-            rec.replay(rd.read_metrics().to_pandas(), upto=start)
+            if n_parts == 0 and cfg.train.fork:  # killed before its first state: branch again from the parent
+                start, rows = _fork(setup)
+                rec = _forked_recorder(rd, setup, start, rows)
+            else:
+                rec = Recorder(setup.M, rd, cfg.checkpoint.flush_seconds, n_parts)
+                rec.replay(rd.read_metrics().to_pandas(), upto=start)
         finally:
             rd.unlock()
         return _train(rd, setup, on_eval, start=start, n_parts=n_parts, rec=rec)
@@ -228,6 +234,26 @@ def _setup(cfg: RunConfig, device: str) -> Any:
         return build(cfg, torch.device(device))
     except ValueError as e:
         raise UserError(f"invalid config: {e}") from None
+
+
+def _fork(setup: Any) -> tuple[int, dict[str, list]]:
+    from .train.fork import load_fork
+
+    return load_fork(setup)
+
+
+def _forked_recorder(rd: RunDir, setup: Any, start: int, rows: dict[str, list] | None) -> Any:
+    """A recorder for a new run; for a branch (train.fork), the parent's rows up to the fork are its chunk 0."""
+    import pandas as pd
+
+    from .train.recorder import Recorder
+
+    rec = Recorder(setup.M, rd, setup.cfg.checkpoint.flush_seconds, 0)
+    if rows is not None:
+        rd.write_part(0, rows)
+        rec.n_parts = 1
+        rec.replay(pd.DataFrame(rows), upto=start)
+    return rec
 
 
 def members_json(setup: Any) -> list[dict[str, Any]]:

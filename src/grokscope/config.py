@@ -61,11 +61,23 @@ class LossConfig(Section):
     tau: float = Field(1.0, gt=0.0, description="output temperature: logits/τ in loss and eval; not a parameter, not in the norm")
 
 
+class ForkConfig(Section):
+    """Branch from another run's saved training state (its ``checkpoint.states = true``) at one of its checkpoint
+    steps: parameters, optimizer moments, intervention state and noise streams are taken from it, its metric rows up
+    to that step are copied, and training continues under this config (e.g. with an intervention switched on)."""
+
+    run: str = Field(..., description="the parent run directory")
+    step: int = Field(..., ge=0, description="a checkpoint step of the parent that has a saved state")
+
+
 class TrainConfig(Section):
     steps: int = Field(10_000, ge=1, description="optimizer steps (budget; unfinished members are censored here)")
     batch_size: int | None = Field(None, ge=1, description="minibatch size; None = full batch (one step = one epoch)")
     dtype: Literal["float32", "float64"] = Field("float32", description="working precision (no AMP: saturation depends on it)")
-    stop_on_grok: float | None = Field(None, ge=1.0, description="stop once all members grokked and step >= this × last T_grok")
+    stop_on_grok: float | None = Field(None, ge=1.0, description="a member stops (its updates and rows end) once it "
+                                       "grokked and its step >= this × its T_grok; packing never changes a member's stop")
+    fork: ForkConfig | None = Field(None, description="branch from a parent run's saved state (each member takes "
+                                    "the parent member with its seed)")
 
 
 class LossRule(Section):
@@ -180,6 +192,8 @@ class MembersConfig(Section):
 class CheckpointConfig(Section):
     count: int = Field(16, ge=0, description="weights-only checkpoints on a log-spaced schedule (snapped to eval steps)")
     flush_seconds: float = Field(5.0, gt=0.0, description="metrics chunk + resume state at most this often")
+    states: bool = Field(False, description="also keep the full training state at each checkpoint "
+                         "(ckpt/state_NNNNNNNN.pt), so that other runs can branch from it (train.fork)")
 
 
 class RunConfig(Section):
@@ -267,8 +281,8 @@ def known_keys(data: dict) -> list[str]:
             keys.append(key)
             if isinstance(value, BaseModel):
                 walk(value, key + ".")
-            elif value is None and name in ("clamp", "rescale", "loss_rule"):
-                sub = {"clamp": ClampConfig, "rescale": RescaleConfig, "loss_rule": LossRule}[name]
+            elif value is None and name in ("clamp", "rescale", "loss_rule", "fork"):
+                sub = {"clamp": ClampConfig, "rescale": RescaleConfig, "loss_rule": LossRule, "fork": ForkConfig}[name]
                 keys.extend(f"{key}.{n}" for n in sub.model_fields)
 
     walk(cfg, "")

@@ -37,3 +37,8 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
 
 def ckpt_path(ckpt_dir: Path, step: int) -> Path:
     return ckpt_dir / f"step_{step:08d}.pt"
+
+
+def state_path(ckpt_dir: Path, step: int) -> Path:
+    """A full training state kept at a checkpoint step (``checkpoint.states``), for ``train.fork``."""
+    return ckpt_dir / f"state_{step:08d}.pt"

@@ -98,7 +98,7 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
             done = t >= steps or not any(active)
             if rec.due(t, s.ckpt_steps, done):
                 params = weights(s) if (done or t in s.ckpt_steps) else None
-                rec.flush(t, partial(state_dict, s, t), params, done)
+                rec.flush(t, partial(state_dict, s, t), params, done, keep_state=s.cfg.checkpoint.states)
         else:
             done = t in grid and (t >= steps or not any(active))  # resumed exactly at the end
         if done:

@@ -100,17 +100,21 @@ class Recorder:
         return self.store is not None and (done or t in ckpt_steps
                                            or time.monotonic() - self.last_flush > self.flush_seconds)
 
-    def flush(self, t: int, state: Callable[[], dict[str, Any]], params: dict[str, Any] | None, done: bool) -> None:
+    def flush(self, t: int, state: Callable[[], dict[str, Any]], params: dict[str, Any] | None, done: bool,
+              keep_state: bool = False) -> None:
         """Metrics chunk first, then (when due) the resume state that counts it: a kill between the two loses
         nothing, and chunks past the last state are dropped and recomputed identically on resume.
 
         A resume state whose last write took over ``SLOW_STATE_SECONDS`` is rewritten only after
         ``STATE_COST_FACTOR`` times that (a Grokfast MA window makes it hundreds of MiB: rewriting it every few
         seconds would dominate training; a kill then redoes at most that stretch),
-        and not at the end (the run completes and removes it). ``params`` also go to a weights-only checkpoint."""
+        and not at the end (the run completes and removes it). ``params`` also go to a weights-only checkpoint, and
+        with ``keep_state`` the full state beside it (``ckpt/state_NNNNNNNN.pt``: what ``train.fork`` branches from)."""
         assert self.store is not None
         if params is not None:
             checkpoint.save(checkpoint.ckpt_path(self.store.ckpt_dir, t), {"step": t, "params": params})
+            if keep_state:
+                checkpoint.save(checkpoint.state_path(self.store.ckpt_dir, t), state())
         self.store.write_part(self.n_parts, self.rows)
         self.n_parts += 1
         now = time.monotonic()
