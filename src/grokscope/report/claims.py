@@ -15,27 +15,7 @@ from ..store.atomic import write_atomic, write_json
 
 COLUMNS = ("claim", "paper value", "measured", "95% CI", "verdict", "scale notes")
 
-TEMPLATE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>grokscope reproduce {{ d.experiment }} ({{ d.scale }})</title>
-<style>
- body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1180px;
-        color: #1d2430; padding: 0 16px; }
- h1 { font-size: 22px; margin-bottom: 4px; } .meta { color: #5a6577; font-size: 13px; }
- table { border-collapse: collapse; font-size: 13px; margin: 12px 0 16px; width: 100%; }
- th, td { border: 1px solid #d6dae3; padding: 4px 8px; text-align: left; vertical-align: top; }
- th { background: #f2f4f8; } .src, .rule { color: #5a6577; font-size: 12px; }
- .v-reproduced { background: #e4f5e6; } .v-shape-reproduced { background: #eef5d8; }
- .v-not-reproduced { background: #f6f0dc; } .v-contradicted { background: #f9e0e0; }
- ul { margin: 0; padding-left: 16px; } code { background: #f2f4f8; padding: 0 3px; border-radius: 3px; }
-</style>
-</head>
-<body>
-<h1>{{ d.experiment }}: {{ d.claim }}</h1>
-<div class="meta">source: {{ d.paper }} &middot; scale <code>{{ d.scale }}</code></div>
-<table>
+TABLE = """<table class="claims">
 <tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for r in d.rows %}<tr>
  <td>{{ r.claim }}</td>
@@ -49,6 +29,33 @@ TEMPLATE = """<!doctype html>
 {% endfor %}</table>
 {% if d.scale_notes %}<p><b>Scale notes (every row), {{ d.scale }} vs paper:</b></p>
 <ul>{% for n in d.scale_notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
+"""
+
+# the verdict colours, shared by claims.html and the claims section of `grokscope report`
+VERDICT_CSS = """ .v-reproduced { background: #e4f5e6; } .v-shape-reproduced { background: #eef5d8; }
+ .v-not-reproduced { background: #f6f0dc; } .v-contradicted { background: #f9e0e0; }
+ .src, .rule { color: #5a6577; font-size: 12px; }
+"""
+
+TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>grokscope reproduce {{ d.experiment }} ({{ d.scale }})</title>
+<style>
+ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1180px;
+        color: #1d2430; padding: 0 16px; }
+ h1 { font-size: 22px; margin-bottom: 4px; } .meta { color: #5a6577; font-size: 13px; }
+ table { border-collapse: collapse; font-size: 13px; margin: 12px 0 16px; width: 100%; }
+ th, td { border: 1px solid #d6dae3; padding: 4px 8px; text-align: left; vertical-align: top; }
+ th { background: #f2f4f8; }
+{{ css }} ul { margin: 0; padding-left: 16px; } code { background: #f2f4f8; padding: 0 3px; border-radius: 3px; }
+</style>
+</head>
+<body>
+<h1>{{ d.experiment }}: {{ d.claim }}</h1>
+<div class="meta">source: {{ d.paper }} &middot; scale <code>{{ d.scale }}</code></div>
+{{ table }}
 <p class="meta">Stages (sweep directories):
 {% for name, s in d.stages.items() %}<code>{{ name }}</code> {{ s.members }} members
  ({{ s.runs_trained }} runs trained, {{ s.runs_skipped }} reused){{ "; " if not loop.last }}{% endfor %}.
@@ -85,11 +92,21 @@ def render_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_html(doc: dict[str, Any]) -> str:
+def render_table_html(doc: dict[str, Any]) -> str:
+    """The claim table alone (an HTML fragment): claims.html and the claims section of ``grokscope report``."""
     import jinja2
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(TEMPLATE).render(d=doc, columns=COLUMNS)
+    return env.from_string(TABLE).render(d=doc, columns=COLUMNS)
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(TEMPLATE).render(d=doc, columns=COLUMNS, table=Markup(render_table_html(doc)),
+                                            css=Markup(VERDICT_CSS))
 
 
 def _write_text(path: Path, text: str) -> None:

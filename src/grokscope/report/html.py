@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..store.atomic import write_atomic
+from .claims import VERDICT_CSS
 
 MAX_MEMBER_ROWS = 500
 
@@ -40,7 +41,8 @@ TEMPLATE = """<!doctype html>
  figcaption { color: #4a5468; font-size: 13px; margin-top: 4px; }
  .note { background: #fff8e6; border-left: 3px solid #e0a400; padding: 4px 10px; margin: 6px 0; font-size: 13px; }
  code { background: #f2f4f8; padding: 0 3px; border-radius: 3px; }
-</style>
+ table.claims td, table.claims th { text-align: left; vertical-align: top; }
+{{ verdict_css }}</style>
 </head>
 <body>
 <h1>grokscope report: {{ title }}</h1>
@@ -56,6 +58,12 @@ threshold;
 a member that never crosses is <em>censored</em> at its budget (never a made-up time). Medians count censored members as
 +&infin;, so a median is "censored" when half or more of a cell is.</p>
 {% for n in notes %}<div class="note">{{ n }}</div>{% endfor %}
+
+{% for c in claims %}
+<h2>Claims: {{ c.title }}</h2>
+<div class="meta">{{ c.source }} &middot; scale <code>{{ c.scale }}</code> &middot; {{ c.path }}</div>
+<div class="claims">{{ c.html }}</div>
+{% endfor %}
 
 {% for f in figures %}
 <h2>{{ f.title }}</h2>
@@ -147,6 +155,7 @@ def _slug(s: str) -> str:
 def write_report(root: str | Path, out: str | Path | None = None) -> Path:
     """Write ``<out>/report.html`` and its PNGs for the runs below ``root``; returns the HTML path."""
     import jinja2
+    from markupsafe import Markup
 
     from .. import __version__
     from ..store.catalog import Catalog
@@ -216,6 +225,7 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
     n_grokked = int(sum(1 for g in members["grokked"] if g is True))
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(TEMPLATE).render(
+        claims=_claim_tables(root, out), verdict_css=Markup(VERDICT_CSS),
         title=root.name or str(root), root=str(root), version=__version__,
         generated=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), n_runs=len(runs), n_members=len(members),
         n_grokked=n_grokked, n_censored=len(members) - n_grokked - n_unknown, n_unknown=n_unknown,
@@ -227,6 +237,30 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
     write_atomic(path, lambda p: p.write_text(html, encoding="utf-8"))
     cat.close()
     return path
+
+
+def _claim_tables(root: Path, out: Path) -> list[dict[str, Any]]:
+    """The claim tables of the reproductions below ``root`` (their ``claims.json``), for the report's claims section."""
+    import json
+
+    from markupsafe import Markup
+
+    from .claims import render_table_html
+
+    tables = []
+    for path in sorted(root.rglob("claims.json")):
+        if out in path.parents:
+            continue
+        try:
+            doc = json.loads(path.read_text())
+            html = render_table_html(doc)
+        except (ValueError, KeyError, TypeError, OSError) as e:  # a damaged file is skipped, not fatal
+            tables.append({"title": str(path), "source": "", "scale": "?", "path": str(path),
+                           "html": Markup(f"<div class='note'>unreadable claims.json: {type(e).__name__}</div>")})
+            continue
+        tables.append({"title": f"{doc['experiment']}: {doc['claim']}", "source": doc.get("paper", ""),
+                       "scale": doc.get("scale", "?"), "path": str(path.relative_to(root)), "html": Markup(html)})
+    return tables
 
 
 def _int(v: Any) -> int | None:
