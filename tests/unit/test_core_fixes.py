@@ -73,6 +73,12 @@ def test_stop_on_grok_does_not_depend_on_packing(tmp_path):
     ea, eb = alone.events[0], packed.events[0]
     assert ea == eb
     assert b[b.member == 1].step.max() != a0.step.max()  # the other arm ran on by its own rule
+    # a stopped member's weights stay as they were at its stop while its packed neighbour trains on
+    wa = alone.load_checkpoint(alone.checkpoint_steps()[-1])["params"]
+    wb = packed.load_checkpoint(packed.checkpoint_steps()[-1])["params"]
+    assert packed.checkpoint_steps()[-1] > alone.checkpoint_steps()[-1]
+    for name, w in wa.items():
+        assert torch.equal(wb[name][0], w[0]), name
 
 
 def test_resume_state_is_loaded_on_the_cpu(tmp_path, monkeypatch):
