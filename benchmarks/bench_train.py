@@ -7,7 +7,7 @@
 Targets (1 thread): grokscope >= 2x the peer on ``nanda`` (config B) and >= 1.5x on ``power`` (config A).
 
 Method
-- Both sides are built from the same preset: grokscope's ``Trainer`` from ``grokscope.load_config(name)``, the
+- Both sides are built from the same preset: grokscope's run pieces (``train.setup.build``) from ``grokscope.load_config(name)``, the
   peer from the matching ``peer_baseline`` config, on grokscope's member-0 split and with member 0's initial
   weights copied in. A cross-check first shows the two models compute the same function: the logits at the last
   position agree on a batch (float32, tolerance 1e-4), and so does the loss on the first training batch.
@@ -147,7 +147,9 @@ def cross_check(trainer: Any, peer: PeerTrainer) -> dict[str, float]:
 
 def bench_config(name: str, rounds: int, k: int, every: int, warmup: int, loader: str) -> dict[str, Any]:
     import grokscope
-    from grokscope.train.loop import Trainer
+    from grokscope.probes.evaluate import evaluate
+    from grokscope.train.loop import update
+    from grokscope.train.setup import build
 
     cfg = grokscope.load_config(name)
     pc = CONFIGS[name]
@@ -155,7 +157,7 @@ def bench_config(name: str, rounds: int, k: int, every: int, warmup: int, loader
     assert (mc.n_layers, mc.d_model, mc.n_heads, mc.d_mlp, mc.layernorm, mc.bias, cfg.task.p) == (
         pc.n_layers, pc.d_model, pc.n_heads, pc.d_mlp, pc.layernorm, pc.bias, pc.p), "peer config drifted from preset"
     assert (cfg.train.batch_size, cfg.optim.warmup_steps) == (pc.batch_size, pc.warmup_steps)
-    trainer = Trainer(cfg, torch.device("cpu"))
+    trainer = build(cfg, torch.device("cpu"))  # the run's pieces, exactly as `grokscope run` builds them
     assert trainer.M == 1 and trainer.dtype == torch.float32
     data = (trainer.x_all[0], trainer.y_all[0], trainer.train_idx[0], trainer.test_idx[0])
     peer = PeerTrainer(pc, data, loader=loader)  # type: ignore[arg-type]
@@ -174,10 +176,13 @@ def bench_config(name: str, rounds: int, k: int, every: int, warmup: int, loader
 
     def gs_step() -> None:
         nonlocal t_gs
-        trainer.train_step(t_gs)
+        update(trainer, t_gs)
         t_gs += 1
 
-    sides = [Side("grokscope", gs_step, trainer.evaluate), Side("peer", peer.train_step, peer.evaluate)]
+    def gs_eval() -> None:
+        evaluate(trainer.model, trainer.eval_data, trainer.probes, groups=trainer.model.groups)
+
+    sides = [Side("grokscope", gs_step, gs_eval), Side("peer", peer.train_step, peer.evaluate)]
     for s in sides:  # warm-up (allocator, first-call dispatch, AdamW state creation)
         for _ in range(warmup):
             s.step()
