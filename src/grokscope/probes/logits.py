@@ -4,6 +4,9 @@
 - ``logit/sc_frac``: fraction of *training* points whose correct-class probability is exactly 1.0 in the
   working precision (softmax collapse).
 - ``logit/sat_frac``: fraction of all N inputs with max probability > 0.999.
+
+The kernels are pure functions on ``[M, ...]`` tensors (M = 1 for a single model); the probe only wires them to the
+evaluation context.
 """
 
 from __future__ import annotations
@@ -13,14 +16,27 @@ from torch import Tensor
 from ..train.losses import probabilities
 from .base import EvalContext, probe
 
+SATURATED = 0.999  # max probability above which an input counts as saturated
+
+
+def logit_scale(z: Tensor) -> Tensor:
+    """``z [M, N, C]`` (after τ) -> ``[M]`` mean L2 norm of the logit vectors (float64)."""
+    return z.double().norm(dim=-1).mean(1)
+
+
+def collapse_frac(p_correct: Tensor) -> Tensor:
+    """``p_correct [M, n]`` in the working dtype -> ``[M]`` fraction exactly 1.0 (softmax collapse)."""
+    return (p_correct >= 1.0).double().mean(1)
+
+
+def saturation_frac(probs: Tensor, threshold: float = SATURATED) -> Tensor:
+    """``probs [M, N, C]`` -> ``[M]`` fraction of inputs whose max probability exceeds ``threshold``."""
+    return (probs.max(-1).values > threshold).double().mean(1)
+
 
 @probe("logits", uses_labels=["logit/sc_frac"])
 def logits(ctx: EvalContext) -> dict[str, Tensor]:
-    z = ctx.logits
-    probs = probabilities(ctx.loss_name, z)  # working dtype on purpose: collapse is a precision effect
+    probs = probabilities(ctx.loss_name, ctx.logits)  # working dtype on purpose: collapse is a precision effect
     p_train = ctx.at(probs, ctx.train_idx).gather(-1, ctx.y_train[..., None]).squeeze(-1)
-    return {
-        "logit/scale": z.double().norm(dim=-1).mean(1),
-        "logit/sc_frac": (p_train >= 1.0).double().mean(1),
-        "logit/sat_frac": (probs.max(-1).values > 0.999).double().mean(1),
-    }
+    return {"logit/scale": logit_scale(ctx.logits), "logit/sc_frac": collapse_frac(p_train),
+            "logit/sat_frac": saturation_frac(probs)}
