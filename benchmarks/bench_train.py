@@ -7,7 +7,8 @@
 Targets (1 thread): grokscope >= 2x the peer on ``nanda`` (config B) and >= 1.5x on ``power`` (config A).
 
 Method
-- Both sides are built from the same preset: grokscope's run pieces (``train.setup.build``) from ``grokscope.load_config(name)``, the
+- Both sides are built from the same preset: grokscope's run pieces (``train.setup.build``) from
+  ``grokscope.load_config(name)``, the
   peer from the matching ``peer_baseline`` config, on grokscope's member-0 split and with member 0's initial
   weights copied in. A cross-check first shows the two models compute the same function: the logits at the last
   position agree on a batch (float32, tolerance 1e-4), and so does the loss on the first training batch.
