@@ -220,15 +220,18 @@ class RunConfig(Section):
     # -- derived ---------------------------------------------------------------------------------------------
     def member_table(self) -> list[dict[str, Any]]:
         """One dict per member: its seed and its ``vary`` values (member m = vary row r, seed s; seeds inner)."""
-        n_rows = len(next(iter(self.members.vary.values()))) if self.members.vary else 1
-        rows = []
-        for r in range(n_rows):
-            for s in self.members.seed_list():
-                rows.append({"seed": s, **{k: v[r] for k, v in self.members.vary.items()}})
-        return rows
+        return member_rows(self.members.seeds, self.members.vary)
 
     def run_id(self) -> str:
         return stable_hash(self.model_dump(mode="json"))[:12]
+
+
+def member_rows(seeds: int | list[int], vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The one member-table builder: every seed × every zipped ``vary`` row (rows outer, seeds inner), each
+    ``{"seed": s, key: value, ...}``. Also used on raw config JSON (the catalog, for a run without members.json)."""
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    n_rows = len(next(iter(vary.values()))) if vary else 1
+    return [{"seed": s, **{k: v[r] for k, v in vary.items()}} for r in range(n_rows) for s in seed_list]
 
 
 def stable_hash(obj: Any) -> str:

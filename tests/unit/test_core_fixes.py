@@ -81,6 +81,26 @@ def test_stop_on_grok_does_not_depend_on_packing(tmp_path):
         assert torch.equal(wb[name][0], w[0]), name
 
 
+def test_resume_after_one_member_stopped_equals_uninterrupted(tmp_path):
+    d = cfg(train={"stop_on_grok": 1.2}, members={"seeds": [0], "vary": {"optim.wd": [1.0, 0.05]}})
+    ref = gs.run(d, out=tmp_path / "ref", device="cpu")
+    stop0 = ref.events[0]["budget"]
+    assert stop0 < ref.events[1]["budget"], "member 0 must stop before member 1 for this test"
+
+    def cut(step, values):
+        if step > stop0 * 1.3:  # member 0 stopped; member 1 still training
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        gs.run(d, out=tmp_path / "cut", device="cpu", on_eval=cut)
+    (path,) = [p for p in (tmp_path / "cut").iterdir() if p.is_dir()]
+    got = gs.resume(path, device="cpu")
+    pd.testing.assert_frame_equal(long_metrics(got), long_metrics(ref), check_exact=True)
+    wa = got.load_checkpoint(got.checkpoint_steps()[-1])["params"]
+    wb = ref.load_checkpoint(ref.checkpoint_steps()[-1])["params"]
+    assert all(torch.equal(wa[n], wb[n]) for n in wa)
+
+
 def test_resume_state_is_loaded_on_the_cpu(tmp_path, monkeypatch):
     r = interrupted(cfg(), tmp_path, after_evals=20)
     assert (r.path / "state.pt").exists()

@@ -51,16 +51,10 @@ def read_json(path: str, name: str, warnings: list[str]) -> Any:
 
 def fallback_members(cfg: dict) -> list[dict]:
     """members.json rows rebuilt from the config (``RunConfig.member_table`` order: vary rows outer, seeds inner)."""
+    from ..config import member_rows
+
     m = cfg.get("members") or {}
-    seeds = m.get("seeds", 1)
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    vary = m.get("vary") or {}
-    n_rows = len(next(iter(vary.values()))) if vary else 1
-    rows = []
-    for r in range(n_rows):
-        for s in seeds:
-            rows.append({"member": len(rows), "seed": s, **{k: v[r] for k, v in vary.items()}})
-    return rows
+    return [{"member": i, **row} for i, row in enumerate(member_rows(m.get("seeds", 1), m.get("vary") or {}))]
 
 
 def _members(found: Found, cfg: dict, warnings: list[str]) -> list[dict]:

@@ -86,6 +86,7 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
     """Train from ``start`` (evals up to it already in ``rec``) to the budget; returns the last step."""
     grid, steps = set(int(g) for g in s.grid), s.cfg.train.steps
     active = [not x for x in stopped(s, rec)]
+    mask = _mask(s, active)
     t = start
     while True:
         if t in grid and (not rec.steps or rec.steps[-1] < t):
@@ -95,6 +96,7 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
             if on_eval:
                 on_eval(t, values)
             active = [a and not x for a, x in zip(active, stopped(s, rec))]
+            mask = _mask(s, active)
             done = t >= steps or not any(active)
             if rec.due(t, s.ckpt_steps, done):
                 params = weights(s) if (done or t in s.ckpt_steps) else None
@@ -103,8 +105,13 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
             done = t in grid and (t >= steps or not any(active))  # resumed exactly at the end
         if done:
             return t
-        update(s, t, None if all(active) else torch.tensor(active, device=s.device))
+        update(s, t, mask)
         t += 1
+
+
+def _mask(s: Setup, active: list[bool]) -> torch.Tensor | None:
+    """[M] bool on the device while some member is stopped, built at evals only (not a copy per step)."""
+    return None if all(active) else torch.tensor(active, device=s.device)
 
 
 # -- resume state -------------------------------------------------------------------------------------------------
