@@ -147,3 +147,18 @@ def test_plugin_file_registers_a_probe(tmp_path):
     r = run(cfg, out=tmp_path / "runs", threads=1, device="cpu")
     v = r.metrics(wide=True)["plugin/mean_logit"]
     assert len(v) > 0 and all(math.isfinite(x) for x in v)
+
+
+def test_the_readme_example_plugin_runs(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "my_probes.py"
+    cfg = {"preset": "quick", "train": {"steps": 8}, "members": {"seeds": 2},
+           "eval": {"grid": "linear", "every": 1, "plugins": [str(example)],
+                    "probes": ["accuracy", "mlp_dead_frac", "update_path"]}}
+    df = run(cfg, out=tmp_path, threads=1, device="cpu").metrics(wide=True)
+    dead = df.dropna(subset=["mlp/dead_frac"])
+    assert sorted(dead.step.unique()) == list(range(0, 9, 2))  # every 2nd evaluation
+    assert ((dead["mlp/dead_frac"] > 0) & (dead["mlp/dead_frac"] < 1)).all()
+    path = df[df.member == 0].sort_values("step")["path/length"].to_numpy()
+    assert path[0] == 0 and (np.diff(path) > 0).all()  # grows with every update
