@@ -114,6 +114,10 @@ def test_stateful_probe_with_step_hook_and_events(tmp_path):
     assert counts["upd/count"].tolist() == counts.step.astype(float).tolist()  # one step hook call per update
     assert counts["upd/abs_sum"].iloc[-1] > 0
     assert [e["upd/first3"] for e in r.events] == [3, 3]
+    from grokscope.store.catalog import Catalog
+
+    with Catalog(tmp_path) as cat:  # a detector's event keys become members columns
+        assert cat.query("select member, upd_first3 from members order by member").rows == [(0, 3), (1, 3)]
 
 
 def test_events_snapshot_at_grok_and_final(tmp_path):
