@@ -72,6 +72,8 @@ def test_stop_on_grok_does_not_depend_on_packing(tmp_path):
     pd.testing.assert_frame_equal(a0, b0, check_exact=True)  # same rows, same values, same last step
     ea, eb = alone.events[0], packed.events[0]
     assert ea == eb
+    at = a0[a0.step == ea["t_grok"]]  # the snapshot at T_grok is every metric of that evaluation
+    assert ea["at_grok"] == dict(zip(at.metric, at.value)) and ea["at_grok"]["test/acc"] >= 0.9
     assert b[b.member == 1].step.max() != a0.step.max()  # the other arm ran on by its own rule
     # a stopped member's weights stay as they were at its stop while its packed neighbour trains on
     wa = alone.load_checkpoint(alone.checkpoint_steps()[-1])["params"]
