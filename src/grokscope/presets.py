@@ -24,8 +24,8 @@ _PRESETS = [
     Preset(
         "quick",
         "Embed-concat MLP (paper 1's architecture, narrower) on (a+b) mod 43, 40% train, AdamW lr 1e-2 wd 1, "
-        "4 seeds packed on the member axis; stops at 1.5x the last member's T_grok.",
-        "memorises at ~50 steps, groks at ~1,050-1,100 steps (a ~20x delay); under 20 s on one CPU thread",
+        "4 seeds packed on the member axis; each member stops at 1.5x its own T_grok.",
+        "memorises at ~48 steps, groks at ~800-1,250 steps (a ~16-26x delay); about 20 s on one CPU thread",
         {"name": "quick",
          "task": {"name": "modular", "op": "add", "p": 43, "frac": 0.4},
          "model": {"name": "mlp", "d_embed": 32, "d_hidden": 128, "act": "gelu"},
@@ -38,7 +38,7 @@ _PRESETS = [
         "nanda",
         "Config B (Nanda et al. 2023): 1-layer no-LN transformer, (a+b) mod 113, [a, b, =], 30% train, full batch, "
         "AdamW lr 1e-3 wd 1 betas (0.9, 0.98), frozen zero biases.",
-        "measured: T_mem 132, T_grok 7,371, 9 min 18 s (paper: memorised by ~1.4k, test loss falls ~9.4k-13k)",
+        "measured: T_mem 132, T_grok 6,328, ~10 min (paper: memorised by ~1.4k, test loss falls ~9.4k-13k)",
         {"name": "nanda",
          "task": {"name": "modular", "op": "add", "p": 113, "frac": 0.3},
          "model": NANDA_MODEL,
@@ -49,7 +49,7 @@ _PRESETS = [
         "power",
         "Config A (Power et al. 2022 as run by danielmamay/grokfast): 2-layer pre-LN decoder, d 128, 4 heads, "
         "a/b mod 97 with [a, op, b, =], 50% train, batch 512, AdamW lr 1e-3 wd 1 betas (0.9, 0.98), 10-step warm-up.",
-        "measured: T_mem 412, T_grok 2,872, ~3 min (peers report ~3,000-3,500 steps for x/y at 50%)",
+        "measured: T_mem 412, T_grok 2,353, ~3 min (peers report ~3,000-3,500 steps for x/y at 50%)",
         {"name": "power",
          "task": {"name": "modular", "op": "div", "p": 97, "frac": 0.5, "layout": "aopb="},
          "model": {"name": "transformer", "n_layers": 2, "d_model": 128, "n_heads": 4, "d_mlp": 512,
@@ -61,7 +61,7 @@ _PRESETS = [
         "clevix-mlp",
         "The MLP of papers 1 and 4 (Khanh 2026): E 128, hidden 256 GELU, (a+b) mod 59, 40% train, AdamW lr 1e-3 "
         "wd 1 betas (0.9, 0.999), full batch, 3 seeds (the paper uses 12).",
-        "measured: T_mem 155, T_grok ~4.8k-5.0k, 2.5 min (paper 1: free-control median T_grok ~3.7k at p=59)",
+        "measured: T_mem 155, T_grok ~4.3k-6.3k, ~4-5 min (paper 1: free-control median T_grok ~3.7k at p=59)",
         {"name": "clevix-mlp",
          "task": {"name": "modular", "op": "add", "p": 59, "frac": 0.4},
          "model": {"name": "mlp", "d_embed": 128, "d_hidden": 256, "act": "gelu"},
@@ -73,7 +73,7 @@ _PRESETS = [
         "gromov",
         "Config C (Gromov 2023): one-hot concat input, width 500, x² activation, MSE on one-hot targets, "
         "(a+b) mod 97, 50% train, full batch; AdamW lr 1e-3 wd 1 here [optimizer settings reconstructed].",
-        "measured: T_mem 650, T_grok 934 (a short delay), ~9 steps/s",
+        "measured: T_mem 677, T_grok 934 (a short delay), ~18 steps/s",
         {"name": "gromov",
          "task": {"name": "modular", "op": "add", "p": 97, "frac": 0.5},
          "model": {"name": "onehot_mlp", "d_hidden": 500, "act": "quadratic"},
@@ -96,7 +96,7 @@ _PRESETS = [
         "parity",
         "Sparse parity (Barak et al. 2022): n=30 bits, k=3 relevant, 1,000 training strings; one-hot ReLU MLP "
         "width 256, AdamW lr 1e-3 wd 0.1.",
-        "measured: memorises by ~165 steps, groks at ~3,300-4,300 steps; ~70 s",
+        "measured: memorises by ~215-270 steps, groks at ~3,150 steps; ~55 s",
         {"name": "parity",
          "task": {"name": "parity", "n": 30, "k": 3, "m": 1000, "n_test": 1000},
          "model": {"name": "onehot_mlp", "d_hidden": 256, "act": "relu"},
