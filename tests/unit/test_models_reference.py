@@ -318,3 +318,18 @@ def test_roles_name_parameters_and_hooks_that_chain(cfg, task):
             assert f"{prefix}.W_Q" in model.P and f"{prefix}.hook_pattern" in hooks
     else:
         assert roles.attention == ()
+
+
+def test_nonzero_frozen_biases_loaded_from_a_state_are_used_by_the_fast_path():
+    """Frozen biases are skipped by the fast path only while exactly zero: loaded non-zero values count."""
+    cfg = TransformerConfig(n_layers=2, d_model=8, n_heads=2, d_mlp=12, bias="frozen")
+    model = make(cfg, AOPB)
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    sd["b_U"] = torch.randn_like(sd["b_U"])
+    sd["blocks.0.mlp.b_in"] = torch.randn_like(sd["blocks.0.mlp.b_in"])
+    model.load_state_dict(sd)
+    x = tokens(AOPB, 16, model.M, constant_ops=True)
+    with torch.no_grad():
+        fast = model(x)
+        ref = model(x, {}, keep=set())
+    torch.testing.assert_close(fast, ref, rtol=0, atol=1e-10)

@@ -91,6 +91,14 @@ class Transformer(MemberModel):
         if self.cfg.bias == "frozen":  # stays exactly 0: adding it would be a pass over B-sized tensors for nothing
             self.frozen_zero.add(name)  # (the reference forward adds it anyway, whatever its value)
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # type: ignore[override]
+        """Load weights; a frozen bias loaded with non-zero values is added by the fast path too (it skips only
+        those that are exactly zero), so training and hooked evaluation never disagree."""
+        out = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        frozen = [n for n, p in self.P.items() if n.split(".")[-1].startswith("b_") and not p.requires_grad]
+        self.frozen_zero = {n for n in frozen if not bool(self.P[n].detach().any())}
+        return out
+
     @property
     def roles(self) -> ModelRoles:
         L = range(self.cfg.n_layers)
