@@ -25,7 +25,7 @@ _PRESETS = [
         "quick",
         "Embed-concat MLP (paper 1's architecture, narrower) on (a+b) mod 43, 40% train, AdamW lr 1e-2 wd 1, "
         "4 seeds packed on the member axis; each member stops at 1.5x its own T_grok.",
-        "memorises at ~48 steps, groks at ~800-1,250 steps (a ~16-26x delay); about 20 s on one CPU thread",
+        "memorises at ~48 steps, groks at ~800-1,250 steps (a ~16-26x delay); ~30 s on one CPU thread",
         {"name": "quick",
          "task": {"name": "modular", "op": "add", "p": 43, "frac": 0.4},
          "model": {"name": "mlp", "d_embed": 32, "d_hidden": 128, "act": "gelu"},
@@ -85,7 +85,7 @@ _PRESETS = [
         "dlc",
         "Discrete-Log Clock (Nguyen 2026): zero-excluded a·b mod 113 (a, b in 1..112), 30% train with a fixed "
         "split seed, config B model, AdamW lr 1e-3 wd 1 betas (0.9, 0.98), 40k full-batch steps.",
-        "measured: T_mem 134, T_grok 4,052, ~5 min with --threads 2 (the paper trains 40,000 epochs)",
+        "measured: T_mem 141, T_grok 11,144, ~12 min with --threads 2 (the paper trains 40,000 epochs)",
         {"name": "dlc",
          "task": {"name": "modular", "op": "mul", "p": 113, "frac": 0.3, "exclude_zero": True, "split_seed": 598},
          "model": NANDA_MODEL,
