@@ -1,8 +1,8 @@
 """Mutation check: does the test suite catch the bugs a refactor could introduce? Run it before a refactor lands.
 
 Each entry of ``tools/mutations.toml`` is one mutation: ``file``, ``find`` (an exact snippet that must occur exactly
-once), ``replace``, ``why`` and an optional ``tests`` list. For each, the repository's ``src/``, ``tests/`` and
-``pyproject.toml`` are copied into a temporary directory, the one mutation is applied there, and pytest runs there
+once), ``replace``, ``why`` and an optional ``tests`` list. For each, the repository's ``src/``, ``tests/``,
+``examples/`` and ``pyproject.toml`` are copied into a temporary directory, the one mutation is applied there, and pytest runs there
 (``-x -q -p no:cacheprovider``, ``PYTHONPATH=<temp>/src``, only the ``tests`` files when given). Outcomes:
 
     killed    some test failed: good
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPY = ("src", "tests", "pyproject.toml")
+COPY = ("src", "tests", "examples", "pyproject.toml")  # examples: the README plug-in a test loads
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
 
 
