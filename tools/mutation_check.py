@@ -2,8 +2,8 @@
 
 Each entry of ``tools/mutations.toml`` is one mutation: ``file``, ``find`` (an exact snippet that must occur exactly
 once), ``replace``, ``why`` and an optional ``tests`` list. For each, the repository's ``src/``, ``tests/``,
-``examples/`` and ``pyproject.toml`` are copied into a temporary directory, the one mutation is applied there, and pytest runs there
-(``-x -q -p no:cacheprovider``, ``PYTHONPATH=<temp>/src``, only the ``tests`` files when given). Outcomes:
+``examples/`` and ``pyproject.toml`` are copied into a temporary directory, the one mutation is applied there, and
+pytest runs there (``-x -q -p no:cacheprovider``, ``PYTHONPATH=<temp>/src``, only the ``tests`` files when given). Outcomes:
 
     killed    some test failed: good
     SURVIVED  every test passed with the bug in place: a test is missing
