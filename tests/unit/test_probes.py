@@ -58,6 +58,17 @@ class _UpdateCount:
         self.n, self.total, self.first3 = sd["n"], sd["total"], sd["first3"]
 
 
+@probe("test_history", needs=["history", "task"], uses_labels=False)
+def _history(ctx: EvalContext) -> dict[str, torch.Tensor]:
+    """How many earlier evaluations of train/acc the probe sees, and whether it saw the step grid and the task."""
+    M = ctx.logits.shape[0]
+    past = ctx.history.get("train/acc", np.zeros((0, M)))
+    assert ctx.history_steps is not None and len(ctx.history_steps) == len(past)
+    assert ctx.task["p"] == 37 and ctx.task["input_positions"] == [0, 1]
+    return {"hist/n_evals": torch.full((M,), float(len(past)), dtype=torch.float64),
+            "hist/last_acc": torch.as_tensor(past[-1] if len(past) else np.full(M, -1.0), dtype=torch.float64)}
+
+
 CFG = {"name": "probe", "task": {"name": "modular", "op": "add", "p": 37, "frac": 0.5},  # 1,369 > one eval chunk
        "model": {"name": "transformer", "n_layers": 1, "d_model": 16, "n_heads": 2, "d_mlp": 24},
        "train": {"steps": 6, "dtype": "float64"}, "eval": {"points": 7, "grid": "linear", "every": 1,
@@ -166,3 +177,10 @@ def test_the_readme_example_plugin_runs(tmp_path):
     assert ((dead["mlp/dead_frac"] > 0) & (dead["mlp/dead_frac"] < 1)).all()
     path = df[df.member == 0].sort_values("step")["path/length"].to_numpy()
     assert path[0] == 0 and (np.diff(path) > 0).all()  # grows with every update
+
+
+def test_history_need_sees_every_earlier_evaluation(tmp_path):
+    df = run(with_probes("test_history"), out=tmp_path, threads=1, device="cpu").metrics(wide=True)
+    d = df[df.member == 1].sort_values("step").reset_index(drop=True)
+    assert d["hist/n_evals"].tolist() == list(map(float, range(len(d))))
+    assert d["hist/last_acc"].iloc[1:].tolist() == d["train/acc"].iloc[:-1].tolist()  # the previous eval's value

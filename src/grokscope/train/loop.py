@@ -62,9 +62,12 @@ def full_batch_grad(s: Setup) -> dict[str, torch.Tensor]:
 
 
 def measure(s: Setup, rec: Recorder, t: int) -> dict[str, list[float]]:
-    return evaluate(s.model, s.eval_data, s.probes, len(rec.steps), groups=s.model.groups, step=t,
+    k = len(rec.steps)  # this is the k-th evaluation: the due probes are those whose cadence divides it
+    wants_history = "history" in s.probes.needs(s.probes.due(k))
+    return evaluate(s.model, s.eval_data, s.probes, k, groups=s.model.groups, step=t,
                     lr=lr_at(s.lr, max(t - 1, 0), s.cfg.optim.warmup_steps), wd=s.wd, task=s.task_info,
-                    grad_fn=lambda: full_batch_grad(s), history=rec.history(), history_steps=np.array(rec.steps))
+                    grad_fn=lambda: full_batch_grad(s), history=rec.history() if wants_history else None,
+                    history_steps=np.array(rec.steps) if wants_history else None)
 
 
 def stopped(s: Setup, rec: Recorder) -> list[bool]:

@@ -27,7 +27,10 @@ class Recorder:
     def __init__(self, M: int, store: RunDir | None = None, flush_seconds: float = 5.0, n_parts: int = 0) -> None:
         self.M, self.store, self.flush_seconds, self.n_parts = M, store, flush_seconds, n_parts
         self.steps: list[int] = []  # every eval step of the run
-        self.values: dict[str, list[list[float]]] = {}  # metric -> [eval][member] (NaN: not measured)
+        # metric -> [capacity, M] float64 buffer, rows [:len(steps)] used (NaN: not measured); grown by doubling so
+        # reading a whole history at every eval (stop rule, history-reading probes) is a view, not a rebuild
+        self.values: dict[str, np.ndarray] = {}
+        self._capacity = 64
         self.n_active = [0] * M  # evals recorded while member m was active: its curves are the first n_active[m]
         self.rows: dict[str, list] = {"step": [], "member": [], "metric": [], "value": []}
         self.last_flush = time.monotonic()
@@ -39,10 +42,15 @@ class Recorder:
         """Eval at step t; members not ``active`` (stopped) get NaN in the history and no rows."""
         n = len(self.steps)
         self.steps.append(t)
-        for name in [*self.values, *(k for k in values if k not in self.values)]:
-            hist = self.values.setdefault(name, [[math.nan] * self.M for _ in range(n)])
-            v = values.get(name)
-            hist.append([v[m] if (v is not None and active[m]) else math.nan for m in range(self.M)])
+        if n >= self._capacity:  # grow every buffer together, doubling
+            self._capacity *= 2
+            for k, buf in self.values.items():
+                self.values[k] = np.concatenate([buf, np.full_like(buf, np.nan)])
+        mask = np.array(active, dtype=bool)
+        for name, v in values.items():
+            if name not in self.values:
+                self.values[name] = np.full((self._capacity, self.M), np.nan)
+            self.values[name][n] = np.where(mask, np.asarray(v, dtype=float), np.nan)
         for m in range(self.M):
             self.n_active[m] += bool(active[m])
         if rows:
@@ -68,11 +76,17 @@ class Recorder:
 
     # -- reading ----------------------------------------------------------------------------------------------
     def array(self, name: str) -> np.ndarray:
-        """``[evals, M]`` history of one metric (NaN where not measured)."""
-        return np.array(self.values.get(name, [[math.nan] * self.M for _ in self.steps]), dtype=float).reshape(-1, self.M)
+        """``[evals, M]`` history of one metric (NaN where not measured); a read-only view."""
+        buf = self.values.get(name)
+        if buf is None:
+            return np.full((len(self.steps), self.M), np.nan)
+        view = buf[:len(self.steps)]
+        view.flags.writeable = False
+        return view
 
     def history(self) -> dict[str, np.ndarray]:
-        return {name: self.array(name) for name in self.values}
+        """Every metric's ``[evals, M]`` history, copies (a probe may keep or modify them)."""
+        return {name: self.array(name).copy() for name in self.values}
 
     def curves(self, m: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Member m's own evals (up to its stop) and its curves."""
