@@ -179,7 +179,7 @@ def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = Non
         start, rows = _fork(setup) if cfg.train.fork else (0, None)
         _create_run_dir(path, cfg, setup, dev, n_threads)
         rd = RunDir(path)
-        return _train(rd, setup, on_eval, start=start, n_parts=0, rec=_forked_recorder(rd, setup, start, rows))
+        return _train(rd, setup, on_eval, start, _forked_recorder(rd, setup, start, rows))
 
 
 def resume(path: str | Path, device: str = "auto", threads: int | None = None,
@@ -222,7 +222,7 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
                 rec.replay(rd.read_metrics().to_pandas(), upto=start)
         finally:
             rd.unlock()
-        return _train(rd, setup, on_eval, start=start, n_parts=n_parts, rec=rec)
+        return _train(rd, setup, on_eval, start, rec)
 
 
 def _setup(cfg: RunConfig, device: str) -> Any:
@@ -279,11 +279,10 @@ def _create_run_dir(path: Path, cfg: RunConfig, setup: Any, device: str, threads
         raise
 
 
-def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, n_parts: int, rec: Any = None) -> Run:
+def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
+    """Train from ``start`` with ``rec`` (holding the history up to it), then compact, write events, finish meta."""
     from .train.loop import train
-    from .train.recorder import Recorder
 
-    rec = rec or Recorder(setup.M, rd, setup.cfg.checkpoint.flush_seconds, n_parts)
     rd.lock()
     try:
         t0 = time.monotonic()

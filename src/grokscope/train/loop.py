@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..detect.events import events_from_curves
 from ..probes.evaluate import evaluate
 from .losses import per_example
 from .optim import lr_at
@@ -26,7 +25,6 @@ from .recorder import Recorder
 from .setup import Setup
 
 OnEval = Callable[[int, dict[str, list[float]]], None]
-STOP_CURVES = ("train/acc", "test/acc", "test/loss")
 
 
 def loss_fn(s: Setup, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
@@ -78,10 +76,8 @@ def stopped(s: Setup, rec: Recorder) -> list[bool]:
     out = []
     for m, row in enumerate(s.table):
         k = rec.n_active[m]
-        steps = np.array(rec.steps[:k])
-        curves = {c: rec.array(c)[:k, m] for c in STOP_CURVES if c in rec.values}
-        t_grok = events_from_curves(m, row["seed"], steps, curves, s.cfg.eval).t_grok if k else None
-        out.append(t_grok is not None and steps[-1] >= factor * t_grok)
+        t_grok = rec.member_events(m, row["seed"], s.cfg.eval).t_grok if k else None
+        out.append(t_grok is not None and rec.steps[k - 1] >= factor * t_grok)
     return out
 
 

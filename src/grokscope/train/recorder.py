@@ -54,8 +54,8 @@ class Recorder:
         for m in range(self.M):
             self.n_active[m] += bool(active[m])
         if rows:
+            ms = [m for m in range(self.M) if active[m]]
             for name, v in values.items():
-                ms = [m for m in range(self.M) if active[m]]
                 self.rows["step"] += [t] * len(ms)
                 self.rows["member"] += ms
                 self.rows["metric"] += [name] * len(ms)
@@ -102,8 +102,8 @@ class Recorder:
         (every metric at its last eval) and any detector keys (``extra``: key -> value per member)."""
         out = []
         for m, row in enumerate(table):
-            ev = self.member_events(m, row["seed"], eval_cfg)
             steps, curves = self.curves(m)
+            ev = events_from_curves(m, row["seed"], steps, curves, eval_cfg)
             final = snapshot_at(steps, curves, int(steps[-1])) if len(steps) else {}
             out.append({**ev.as_dict(), "at_grok": snapshot_at(steps, curves, ev.t_grok), "final": final,
                         **{k: v[m] for k, v in (extra or {}).items()}})
