@@ -30,6 +30,8 @@ def reproduce(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="parallel runs (default: one per core)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no per-run progress lines"),
+    published: Optional[Path] = typer.Option(None, "--published", help="recompute the claims from a paper's "
+                                             "published per-seed results in this directory (no training)"),
 ) -> None:
     """Run an experiment's stages (finished runs are reused), then print its claim table and write claims.*."""
     from .experiments import load_all
@@ -42,7 +44,7 @@ def reproduce(
         raise UserError("give an experiment name, or --list to see them")
     exp = registry.get(name)
     exp.params(scale)  # an unknown scale is one line before anything runs
-    result = _run(exp, scale, out, workers, device, quiet)
+    result = _run(exp, scale, out, workers, device, quiet, published)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
     else:
@@ -50,7 +52,8 @@ def reproduce(
         _console(stderr=True).print("wrote " + ", ".join(str(f) for f in result.files))
 
 
-def _run(exp: Any, scale: str, out: Path, workers: Optional[int], device: str, quiet: bool) -> Any:
+def _run(exp: Any, scale: str, out: Path, workers: Optional[int], device: str, quiet: bool,
+         published: Optional[Path] = None) -> Any:
     from .cli_sweep import RichProgress
     from .experiments.run import StageFailed, run_experiment
 
@@ -61,7 +64,8 @@ def _run(exp: Any, scale: str, out: Path, workers: Optional[int], device: str, q
         return None if quiet else RichProgress(err, live=False)
 
     try:
-        return run_experiment(exp, scale, out, workers=workers, progress=progress, device=device)
+        return run_experiment(exp, scale, out, workers=workers, progress=progress, device=device,
+                              published=published)
     except StageFailed as e:
         sys.stderr.write(f"error: {e}\n")
         raise typer.Exit(1) from None

@@ -29,7 +29,8 @@ class ExperimentRun:
     def to_json(self) -> dict[str, Any]:
         """The claim table document (also ``claims.json``)."""
         exp, ctx = self.experiment, self.ctx
-        notes = exp.scale_notes(ctx.scale)
+        published = ctx.params.get("published")
+        notes = list(getattr(exp, "published_notes", [])) if published else exp.scale_notes(ctx.scale)
         return {
             "experiment": exp.name,
             "claim": exp.claim,
@@ -44,13 +45,19 @@ class ExperimentRun:
 
 
 def run_experiment(exp: Experiment, scale: str, out: str | Path, workers: int | None = None,
-                   progress: Callable[[str], Any] | None = None, device: str = "auto") -> ExperimentRun:
+                   progress: Callable[[str], Any] | None = None, device: str = "auto",
+                   published: str | Path | None = None) -> ExperimentRun:
     """Run ``exp`` at ``scale`` under ``out/<name>/``: each stage's sweep, ``analyse``, then the claim files.
 
     ``progress(stage_name)`` may return a sweep progress reporter (``grokscope.sweep.runner.Progress``) per stage.
+    ``published``: a directory of a paper's published per-seed results; instead of training, they are imported
+    into ``out/<name>/published/`` and the experiment's ``from_published(ctx, runs_dir)`` gives the claim rows (the
+    scale is then ``paper``).
     """
     from ..report.claims import write_claims
 
+    if published is not None:
+        return _from_published(exp, Path(published), Path(out))
     ctx = Context(exp, scale, exp.params(scale), Path(out) / exp.name)
     for stage in exp.stages:
         spec = dict(stage.build(ctx))
@@ -79,3 +86,21 @@ def run_stage(name: str, spec: dict[str, Any], out: Path, workers: int | None, p
     for r in rows:
         r["values"] = values.get(r["cell"], {}) if r.get("cell") is not None else {}
     return StageResult(name, out, rows, res.runs_trained, res.runs_skipped)
+
+
+def _from_published(exp: Experiment, src: Path, out: Path) -> ExperimentRun:
+    import sys
+
+    from ..errors import UserError
+    from ..laws.importer import import_published
+    from ..report.claims import write_claims
+
+    if not hasattr(exp, "from_published"):
+        raise UserError(f"experiment {exp.name!r} has no --published mode (it trains its own runs)")
+    ctx = Context(exp, "paper", {**exp.params("paper"), "published": str(src)}, out / exp.name)
+    res = import_published(src, ctx.out / "published")
+    for w in res.warnings:
+        sys.stderr.write(w + "\n")
+    result = ExperimentRun(exp, ctx, exp.from_published(ctx, ctx.out / "published"))
+    result.files = write_claims(result.to_json(), ctx.out)
+    return result
