@@ -9,16 +9,24 @@ import pytest
 
 from grokscope.errors import UserError
 from grokscope.laws.cells import Cell, cell_median, cells_from_members, resample_cells
-from grokscope.laws.fits import (collapse_regression, compare_laws, exp_law, logistic_fit, power_law, saturation,
-                                 sc_free_range, shared_slope)
-from grokscope.laws.first_passage import (calibrate_v_star, fit_contraction, loo_v_star, mape, predict_delay)
+from grokscope.laws.first_passage import calibrate_v_star, fit_contraction, loo_v_star, mape, predict_delay
+from grokscope.laws.fits import (
+    collapse_regression,
+    compare_laws,
+    exp_law,
+    logistic_fit,
+    power_law,
+    saturation,
+    sc_free_range,
+    shared_slope,
+)
 
 
 def _exp_cells(alpha=0.14, c=1.0, xs=(46, 50, 54, 58, 62), seeds=12, sd=0.05, rng=None):
     rng = rng or np.random.default_rng(1)
     rows = []
     for i, x in enumerate(xs):
-        for s in range(seeds):
+        for _s in range(seeds):
             rows.append({"run_id": f"c{i}", "x": x, "t_grok": math.exp(c + alpha * x + sd * rng.standard_normal()),
                          "censored": False, "budget": 1e9})
     return rows

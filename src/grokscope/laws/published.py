@@ -1,9 +1,10 @@
 """One published cell file in the ClevixLab ``.npz`` layout (paper 1's ``metrics/``; papers 4 and 02 §10 use it too).
 
 A cell file holds the cell's parameters as 0-d arrays (``p``, ``rho``, ``tau``, ``lam``, ``loss``, ``arm``, ...),
-other arrays as list parameters (``base_frac``), per-seed arrays of length S (``T_mem_per_seed``, ``T_grok_per_seed``, values at grokking such as ``wn_at_grok``,
-per-seed fork norms ``N0``), and curves over the logged ``steps`` [T]: either the seed mean, shape (T,), or per seed,
-shape (S, T). See ``../shared/papers/01-*.md`` §1.5 and the data README.
+other arrays as list parameters (``base_frac``), per-seed arrays of length S (``T_mem_per_seed``,
+``T_grok_per_seed``, values at grokking such as ``wn_at_grok``, per-seed fork norms ``N0``), and curves over the
+logged ``steps`` [T]: either the seed mean, shape (T,), or per seed, shape (S, T). See
+``../shared/papers/01-*.md`` §1.5 and the data README.
 
 Censoring conventions of the per-seed times (a member that never reached the threshold): ``-1``, ``0`` (no run can
 grok at step 0) or a value at or beyond the budget (``max_steps``, else ``steps_run``, else the last logged step).
@@ -25,6 +26,9 @@ TIME_KEYS = ("T_mem_per_seed", "T_grok_per_seed")
 BUDGET_KEYS = ("max_steps", "steps_run")
 # 1-D arrays of length S that are per-seed values even when S equals the number of logged steps
 PER_SEED_HINTS = ("_per_seed", "_at_grok", "at_grok_")
+# curves of the layout's README; when S equals the number of logged steps only these 1-D arrays count as curves
+KNOWN_CURVES = ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm", "logit_scale", "frac_saturated",
+                "structure", "sc_frac")
 # published curve name -> grokscope metric name (the rest keep their name under ``published/``)
 CURVE_METRICS = {"train_acc": "train/acc", "test_acc": "test/acc", "train_loss": "train/loss",
                  "test_loss": "test/loss", "weight_norm": "norm/total"}
@@ -97,10 +101,14 @@ def read_cell(path: str | Path, conventions: tuple[str, ...] = CENSOR_CONVENTION
         raise NotACell(f"T_mem_per_seed has shape {tm.shape}, T_grok_per_seed {tg.shape}")
     n_t = None if steps is None else len(steps)
     per_seed, curves, layouts = {}, {}, set()
+    per_seed_layout = n_t is not None and any(a.ndim == 2 and a.shape == (s, n_t) for a in arrays.values())
     for k, a in arrays.items():
         if a.ndim == 0 or k in TIME_KEYS or k == "steps" or not np.issubdtype(a.dtype, np.number):
             continue
-        hinted = any(h in k for h in PER_SEED_HINTS)
+        # a 1-D array of length S is a per-seed value when the curves are per seed, when its name says so, or (S
+        # equal to the number of steps) when it is not one of the layout's curve names
+        hinted = (any(h in k for h in PER_SEED_HINTS) or per_seed_layout
+                  or (s == n_t and k not in KNOWN_CURVES and not k.startswith("wn_")))
         if a.ndim == 2 and n_t is not None and a.shape == (s, n_t):
             curves[k], _ = a.astype(float), layouts.add("per-seed")
         elif a.ndim == 1 and n_t is not None and len(a) == n_t and not hinted:
