@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
     fit_app.command("power-law")(fit_power_law)
     fit_app.command("logistic")(fit_logistic)
     fit_app.command("contraction")(fit_contraction_cmd)
+    app.command("forecast")(forecast_cmd)
     app.add_typer(import_app, name="import")
     app.add_typer(fit_app, name="fit")
 
@@ -239,3 +240,53 @@ def fit_contraction_cmd(runs: Path = RUNS, where: Optional[str] = WHERE, by: Opt
         head = f"{by}={f['group']}: " if by else ""
         print(f"{head}n={f['n_members']} members  κ median = {f['kappa_median']:.4g} IQR {f['kappa_iqr']}  "
               f"median R² = {f['r2_median']:.3f}" if f["kappa_median"] is not None else f"{head}no finite κ")
+
+
+def _store(path: Path, where: Optional[str], lr: str, wd: str) -> tuple[list[dict], Any]:
+    from .store.catalog import Catalog
+
+    rows = member_rows(path, where, [lr, wd])
+    with Catalog(path) as cat:
+        df = cat.metrics({r["run_id"] for r in rows}, ["norm/total"])
+    curves = {(str(k[0]), int(k[1])): (d.step.to_numpy(), d.value.to_numpy())
+              for k, d in df.sort_values("step").groupby(["run_id", "member"])}
+    return rows, curves
+
+
+def forecast_cmd(run: Path = typer.Argument(..., help="a run (or any run store) to forecast"),
+                 calibration: str = typer.Option("first-passage-1l-p97", "--calibration",
+                                                 help="a shipped calibration name, or a run / cell directory of your "
+                                                 "own grokked runs to calibrate κ and V★ on"),
+                 where: Optional[str] = WHERE,
+                 lr: str = typer.Option("lr", "--lr", help="learning-rate column"),
+                 wd: str = typer.Option("wd", "--wd", help="weight-decay column"),
+                 as_json: bool = JSON) -> None:
+    """First-passage forecast of T_grok once T_mem is known (02 §10); after the run, its error."""
+    from .laws.forecast import CALIBRATIONS, calibrate, forecast
+
+    if calibration in CALIBRATIONS:
+        cal = CALIBRATIONS[calibration]
+    elif Path(calibration).exists():
+        crow, ccurves = _store(Path(calibration), None, lr, wd)
+        cal = calibrate(str(calibration), crow, ccurves, lr, wd)
+    else:
+        raise UserError(f"calibration {calibration!r}: not a shipped one ({', '.join(CALIBRATIONS)}) nor a path")
+    rows, curves = _store(run, where, lr, wd)
+    doc = forecast(rows, curves, cal, lr, wd)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        return
+    c = doc["calibration"]
+    print(f"{doc['law']}; calibration {c['name']}: κ = {c['kappa']:.4g}, V★ = {c['v_star']:.5g} ({c['source']})"
+          + (f"; V★ leave-one-out variation {c['loo_v_star_pct']:.1f}%" if c.get("loo_v_star_pct") is not None else ""))
+    for e in doc["members"]:
+        head = f"{e['run_id']}[{e['member']}]"
+        if e["forecast_t_grok"] is None:
+            print(f"{head}: {e['why']}")
+            continue
+        line = f"{head}: T_mem {e['t_mem']}, forecast T_grok {e['forecast_t_grok']:.0f}"
+        if e["t_grok"] is not None:
+            line += f", measured {e['t_grok']} (error {e['error_steps']:+.0f} steps)"
+        print(line + (f"  [{e['why']}]" if e.get("why") else ""))
+    if doc["mape_pct"] is not None:
+        print(f"MAPE of the delay over {doc['n_scored']} grokked members: {doc['mape_pct']:.1f}%")
