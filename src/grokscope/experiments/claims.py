@@ -34,6 +34,7 @@ class Estimate:
     lower_bound: bool = False
     unit: str = ""
     n: int | None = None  # members (or cells) behind the estimate
+    decimals: int | None = None  # print with this many decimals (a paper's printed precision) instead of 3 digits
 
     @property
     def has_ci(self) -> bool:
@@ -221,9 +222,15 @@ def fmt_number(x: float | None) -> str:
 
 
 def fmt_estimate(m: Estimate) -> str:
-    text = ("≥ " if m.lower_bound else "") + fmt_number(m.value)
+    fixed = m.decimals is not None and math.isfinite(m.value)
+    text = ("≥ " if m.lower_bound else "") + (f"{m.value:.{m.decimals}f}" if fixed else fmt_number(m.value))
     return f"{text} {m.unit}".strip()
 
 
 def fmt_ci(m: Estimate) -> str:
-    return f"[{fmt_number(m.low)}, {fmt_number(m.high)}]" if m.has_ci else "-"
+    if not m.has_ci:
+        return "-"
+    if m.decimals is not None:
+        f = lambda v: f"{v:.{m.decimals}f}" if math.isfinite(v) else fmt_number(v)  # noqa: E731
+        return f"[{f(m.low)}, {f(m.high)}]"
+    return f"[{fmt_number(m.low)}, {fmt_number(m.high)}]"

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import UserError
 from .base import Context, Experiment, Stage, experiment
-from .claims import ClaimRow, Estimate, PaperValue, Rule, _direction
+from .claims import ClaimRow, Estimate, PaperValue, Rule, _direction, ci_contains
 
 SRC = "paper 1 (arXiv:2606.18465)"
 TABLE1 = {43: (6, 0.173, 0.987, 0.4), 59: (7, 0.140, 0.991, 6.4), 67: (7, 0.126, 0.982, 5.5),
@@ -23,6 +23,22 @@ TABLE1 = {43: (6, 0.173, 0.987, 0.4), 59: (7, 0.140, 0.991, 6.4), 67: (7, 0.126,
 TABLE2 = {59: (0.83, 0.82, 0.85, 3.43), 97: (0.89, 0.88, 0.91, 3.41)}  # recovery [CI], norm-up ratio (§1.4 (2))
 TABLE2_MSE = {59: 1.89, 97: 1.66}
 TABLE3 = {59: (0.968, 0.407, 0.988, 0.020), 97: (0.973, 0.415, 0.984, 0.011)}  # R²(L), R²(ρ), R²(both), ΔR²
+# the per-cell L the paper prints in its grid table (§1.4 (3)), (ρ, τ) -> L at p=59, p=97
+PRINTED_GRID_L = {(1.00, 1.0): (23.9, 31.7), (1.00, 1.3): (19.6, 26.7), (1.00, 1.7): (16.4, 22.9),
+                  (1.05, 1.0): (24.9, 35.0), (1.05, 1.3): (20.9, 29.4), (1.05, 1.7): (17.9, 26.7),
+                  (1.10, 1.0): (29.3, 38.7), (1.10, 1.3): (23.2, 31.6), (1.10, 1.7): (19.6, 26.8),
+                  (1.15, 1.0): (34.3, 43.0), (1.15, 1.3): (26.5, 35.1), (1.15, 1.7): (20.9, 29.1)}
+
+
+def printed_l_mismatches(p: int, cells: list) -> list[str]:
+    """Grid cells whose L in the data, rounded to 0.1, differs from the paper's printed grid table (01 §1.4b)."""
+    col = 0 if p == 59 else 1
+    out = []
+    for c in cells:
+        key = (round(c.x, 2), round(c.extra["tau"], 1))
+        if key in PRINTED_GRID_L and abs(round(c.extra["L"], 1) - PRINTED_GRID_L[key][col]) > 0.051:
+            out.append(f"(ρ {key[0]:.2f}, τ {key[1]:.1f}): data {c.extra['L']:.2f}, printed {PRINTED_GRID_L[key][col]}")
+    return out
 
 
 def printed(decimals: int) -> Rule:
@@ -48,7 +64,7 @@ def printed(decimals: int) -> Rule:
 def _est(raw: float, decimals: int, ci: tuple[float, float] | None = None, unit: str = "", n: int | None = None
          ) -> tuple[Estimate, str]:
     r = lambda v: round(v, decimals)  # noqa: E731
-    e = Estimate(r(raw), r(ci[0]) if ci else None, r(ci[1]) if ci else None, unit=unit, n=n)
+    e = Estimate(r(raw), r(ci[0]) if ci else None, r(ci[1]) if ci else None, unit=unit, n=n, decimals=decimals)
     return e, f"unrounded: {raw:.6g}" + (f" [{ci[0]:.6g}, {ci[1]:.6g}]" if ci else "")
 
 
@@ -109,16 +125,57 @@ class LogitMediation(Experiment):
                 ratio = TABLE2_MSE[m.p]
                 rows.append(_row(f"Table 2, MSE p={m.p}: norm-up delay T1/T0 (smaller than under CE)", ratio,
                                  f"{ratio:.2f}×", "§1.4 (2) Table 2", m.t1 / m.t0, 2, unit="×"))
-        for p, res, _cells in table3(store, censor=censor):
+        for p, res, cells in table3(store, censor=censor):
             if p not in TABLE3:
                 continue
             want = TABLE3[p]
+            bad = printed_l_mismatches(p, cells)
+            finding = (f"finding: the paper's printed grid table gives L values that differ from its own data at "
+                       f"{len(bad)} of {len(cells)} cells ({'; '.join(bad[:3])}{'; ...' if len(bad) > 3 else ''}); "
+                       "Table 3 follows the data, not the printed L") if bad else "printed grid L matches the data"
+
             for label, w, got in (("R²(L): ln T_grok on the logit scale L", want[0], res.r2_l),
                                   ("R²(ρ): ln T_grok on ρ", want[1], res.r2_rho),
                                   ("R²(both): on L and ρ", want[2], res.r2_both),
                                   ("ΔR²(ρ given L)", want[3], res.delta_r2)):
                 rows.append(_row(f"Table 3, p={p}: {label}", w, f"{w:.3f}", "§1.4 (3) Table 3", got, 3, n=res.n,
-                                 notes=["L read at the logged step nearest each cell's median T_grok (linear L)"]))
+                                 notes=["L read at the logged step nearest each cell's median T_grok (linear L)",
+                                        finding]))
         if not rows:
             raise UserError(f"{runs}: none of paper 1's cells (dose/, mediation/, collapse/) found")
+        rows += self._cross_paper(store, censor, ctx.params["n_boot_alpha"])
+        return rows
+
+    def _cross_paper(self, store: Any, censor: str, n_boot: int) -> list[ClaimRow]:
+        """Paper 4's constants measured on paper 1's cells (01 §1.4 (1): "α_ρ = α_‖W‖·w_c ... the same as paper
+        4's 7.64"); the p sets differ from paper 4's, so these are consistency checks, not reproductions."""
+        from ..laws.paper1 import cross_checks
+
+        try:
+            c = cross_checks(store, censor=censor, n_boot=n_boot)
+        except (KeyError, ValueError, IndexError):
+            return []
+        p4 = "paper 4 (arXiv:2606.13753)"
+        wc = ", ".join(f"{w:.2f} (p={p})" for p, w in sorted(c.wc.items()))
+        rows = [
+            ClaimRow("cross-paper: α in units of ρ at p=59 (ρ = ‖W‖/W_c), paper 1's dose cells",
+                     PaperValue(7.64, f"{p4} §4.2 (3)", "α = 7.64 [7.47, 7.81] (dense sweep, ρ 0.85-1.25)"),
+                     Estimate(round(c.alpha_rho_59, 2), round(c.alpha_rho_59_ci[0], 2), round(c.alpha_rho_59_ci[1], 2),
+                              unit="per ρ", n=7, decimals=2), ci_contains(), ["paper 1 cells, ρ 0.85-1.15"]),
+            ClaimRow("cross-paper: slope shared across p (design [ρ, one-hot p]), paper 1's dose cells",
+                     PaperValue(7.49, f"{p4} §4.2 (4)", "α = 7.49 [7.16, 7.69] at p ∈ {41, 53, 59, 71}"),
+                     Estimate(round(c.shared.slope, 2), round(c.shared_ci[0], 2), round(c.shared_ci[1], 2), unit="per ρ",
+                              n=c.shared.n, decimals=2), ci_contains(),
+                     [f"p ∈ {{43, 59, 67, 97, 113}} (not paper 4's set); SSE shared {c.shared.sse_shared:.3f} vs per-p "
+                      f"{c.shared.sse_per_group:.3f} (paper 4: 0.054 vs 0.037); per-p α "
+                      + ", ".join(f"{v:.2f} (p={k})" for k, v in c.shared.per_group.items())]),
+            ClaimRow("cross-paper: W_c ∝ p^β over the free CE controls (W_c = median ‖W‖ at T_grok)",
+                     PaperValue(0.38, f"{p4} §4.2 (1)", "β ≈ 0.38 (p 29-97; 0.44 on the scaling grid)"),
+                     Estimate(round(c.beta, 3), round(c.beta_ci[0], 3), round(c.beta_ci[1], 3), n=len(c.wc), decimals=3),
+                     ci_contains(), [f"measured W_c: {wc}"]),
+        ]
+        for p, want in ((59, 54.49), (97, 65.85)):
+            if p in c.wc:
+                rows.append(_row(f"W_c at p={p}: median ‖W‖ at T_grok of the free CE control", want, f"{want:.2f}",
+                                 "§1.3", c.wc[p], 2))
         return rows

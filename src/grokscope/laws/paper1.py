@@ -176,3 +176,57 @@ def table3(store: Store, ps: tuple[int, ...] = (59, 97), censor: str = "majority
         res = collapse_regression(t, np.array([c.extra["L"] for c in cells]), np.array([c.x for c in cells]))
         out.append((p, res, cells))
     return out
+
+
+@dataclass
+class CrossChecks:
+    """Paper 4's numbers measured on paper 1's cells (same group, same MLP): α in units of ρ at p=59, the slope
+    shared across p (design [ρ, one-hot p]) with per-p vs shared SSE, and W_c ∝ p^β over the free controls."""
+
+    alpha_rho_59: float
+    alpha_rho_59_ci: tuple[float, float]
+    shared: Any
+    shared_ci: tuple[float, float]
+    beta: float
+    beta_ci: tuple[float, float]
+    wc: dict[int, float]
+
+
+def _free_controls(store: Store) -> list[dict[str, Any]]:
+    """Free CE runs at λ = 1 (no clamp, τ = 1): ``dose/*_free_wd1.00`` and ``mediation/*_ce_*_ctrl``."""
+    rows = [r for r in store.select("dose", arm="none") if _eq(r.get("wd"), 1.0)]
+    rows += [r for r in store.select("mediation", arm="none", loss_name="ce") if _eq(r.get("rho"), 1.0)]
+    return rows
+
+
+def cross_checks(store: Store, rho_max: float = 1.15, censor: str = "majority", n_boot: int = 1000,
+                 seed: int = 0) -> CrossChecks:
+    from .fits import power_law, shared_slope
+
+    rng = np.random.default_rng(seed)
+    per_p: dict[int, list[Cell]] = {}
+    for p in (43, 59, 67, 97, 113):
+        cells = cells_from_members([r for r in store.select("dose", p=p, arm="clamp")], "rho", censor=censor)
+        per_p[p] = [c for c in cells if c.x <= rho_max + 1e-9]
+    c59 = per_p[59]
+    x59 = np.array([c.x for c in c59])
+    a59 = exp_law(x59, np.array([c.y for c in c59])).slope
+    reps = [exp_law(x59, resample_cells(c59, rng, censor)).slope for _ in range(n_boot)]
+    all_cells = [(p, c) for p, cs in per_p.items() for c in cs]
+    xs = np.array([c.x for _, c in all_cells])
+    gs = np.array([p for p, _ in all_cells])
+
+    def shared_of(t: np.ndarray) -> Any:
+        ok = np.isfinite(t)
+        return shared_slope(xs[ok], np.log(t[ok]), gs[ok])
+
+    sh = shared_of(np.array([c.y for _, c in all_cells]))
+    sreps = [shared_of(resample_cells([c for _, c in all_cells], rng, censor)).slope for _ in range(n_boot)]
+    ctrl = cells_from_members([dict(r, t_wc=r.get("at_grok_norm")) for r in _free_controls(store)], "p", "t_wc",
+                              censor=censor)
+    ps = np.array([c.x for c in ctrl])
+    wc = np.array([c.y for c in ctrl])
+    beta = power_law(ps, wc).slope
+    breps = [power_law(ps, resample_cells(ctrl, rng, censor)).slope for _ in range(n_boot)]
+    ci = lambda r: tuple(float(v) for v in np.nanpercentile(r, [2.5, 97.5]))  # noqa: E731
+    return CrossChecks(a59, ci(reps), sh, ci(sreps), beta, ci(breps), {int(p): float(w) for p, w in zip(ps, wc)})
