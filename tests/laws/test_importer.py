@@ -127,3 +127,19 @@ def test_cli_import_and_fit(tmp_path):
     assert fit["slope"] == pytest.approx(7.6, abs=0.05) and fit["ci95"][0] <= fit["slope"] <= fit["ci95"][1]
     r = CliRunner().invoke(app, ["fit", "exp-law", "--runs", str(out), "--x", "nope"])
     assert r.exit_code != 0
+
+
+def test_reproduce_published_mode_errors_are_user_errors(tmp_path):
+    from typer.testing import CliRunner
+
+    from grokscope.cli import app
+
+    _cell(tmp_path / "src" / "c.npz")
+    r = CliRunner().invoke(app, ["reproduce", "toy-norm-clamp", "--published", str(tmp_path / "src"),
+                                 "--out", str(tmp_path / "o")])
+    assert isinstance(r.exception, UserError) and "no --published mode" in str(r.exception)
+    r = CliRunner().invoke(app, ["reproduce", "logit-mediation", "--out", str(tmp_path / "o")])
+    assert isinstance(r.exception, UserError) and "--published" in str(r.exception)
+    r = CliRunner().invoke(app, ["reproduce", "logit-mediation", "--published", str(tmp_path / "src"),
+                                 "--out", str(tmp_path / "o")])
+    assert isinstance(r.exception, UserError) and "none of paper 1's cells" in str(r.exception)

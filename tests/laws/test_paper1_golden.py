@@ -87,5 +87,9 @@ def test_reproduce_cli_published_claim_rows(tmp_path, monkeypatch):
     by_claim = {row["claim"]: row for row in doc["rows"]}
     assert by_claim["Table 1, p=59: α of ln T_grok = c + α‖W‖ (per unit of absolute norm)"]["measured"]["value"] == 0.14
     assert by_claim["Table 3, p=97: R²(L): ln T_grok on the logit scale L"]["measured"]["value"] == 0.973
-    assert all(row["verdict"] == "reproduced" for row in doc["rows"])
+    tables = [row for row in doc["rows"] if row["claim"].startswith("Table")]
+    assert len(tables) == 29 and all(row["verdict"] == "reproduced" for row in tables)
+    assert by_claim["W_c at p=59: median ‖W‖ at T_grok of the free CE control"]["measured"]["text"] == "54.49"
+    finding = [n for n in tables[-1]["row_notes"] if n.startswith("finding")]
+    assert finding and "at 5 of 12 cells" in finding[0]  # 01 §1.4b: the printed grid L differs at 5 of 12 (p=97)
     assert (tmp_path / "logit-mediation" / "claims.md").is_file()
