@@ -119,10 +119,20 @@ def _law_fit(kind: str, runs: Path, x: str, y: str, where: Optional[str], by: Op
         if kind == "exp-law" and len(cells) >= 4:
             res["delta_aic"] = compare_laws(xs, ts).delta_aic
         results.append(res)
+    shared = None
+    if kind == "exp-law" and by:
+        from .laws.fits import shared_slope
+
+        pts = [(c.x, math.log(c.y), str(g)) for g, ms in _groups(rows, by).items()
+               for c in cells_from_members(ms, x, y, censor)]
+        if len({p[2] for p in pts}) > 1:
+            sh = shared_slope(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]),
+                              np.array([p[2] for p in pts]))
+            shared = {"slope": sh.slope, "sse_shared": sh.sse_shared, "sse_per_group": sh.sse_per_group, "n": sh.n}
     law = (f"ln {y} = c + α·{x}  (α per unit of {x})" if kind == "exp-law"
            else f"ln {y} = c + ν·ln {x}  (exponent ν)")
     doc = {"law": kind, "formula": law, "x": x, "y": y, "by": by, "where": where, "censor": censor,
-           "n_boot": n_boot, "fits": results}
+           "n_boot": n_boot, "fits": results, "shared_slope": shared}
     _emit(doc, as_json, "α" if kind == "exp-law" else "ν")
 
 
@@ -141,6 +151,10 @@ def _emit(doc: dict, as_json: bool, slope_name: str) -> None:
         if "delta_aic" in r:
             line += f"  ΔAIC(exp vs best alt) = {r['delta_aic']:.2f}"
         print(line)
+    sh = doc.get("shared_slope")
+    if sh:
+        print(f"shared across {doc['by']} (design [{doc['x']}, one-hot {doc['by']}]): {slope_name} = {sh['slope']:.4g}; "
+              f"SSE shared {sh['sse_shared']:.4g} vs per-{doc['by']} {sh['sse_per_group']:.4g} ({sh['n']} cells)")
 
 
 def fit_exp_law(runs: Path = RUNS, x: str = typer.Option(..., "--x", help="column of the control variable "
@@ -217,7 +231,8 @@ def fit_contraction_cmd(runs: Path = RUNS, where: Optional[str] = WHERE, by: Opt
     curves = {(k[0], int(k[1])): d.sort_values("step") for k, d in df.groupby(["run_id", "member"])}
     per = []
     for r in rows:
-        d = curves.get((r["run_id"], int(r["member"]))) or curves.get((r["run_id"], -1))
+        d = curves.get((r["run_id"], int(r["member"])))
+        d = curves.get((r["run_id"], -1)) if d is None else d  # a seed-mean curve (imported) stands for each member
         if d is None:
             continue
         c = fit_contraction(d.step.to_numpy(), d.value.to_numpy(), r["t_mem"], r[lr], r[wd], r.get("t_grok"))

@@ -63,3 +63,35 @@ def test_forecast_with_shipped_calibration_shows_its_constants(store):
 def test_forecast_bad_calibration_is_one_line(store):
     r = CliRunner().invoke(app, ["forecast", str(store), "--calibration", "nope"])
     assert r.exit_code != 0 and "not a shipped one" in str(r.exception or r.output)
+
+
+def test_fit_contraction_cli_recovers_kappa(store):
+    r = CliRunner().invoke(app, ["fit", "contraction", "--runs", str(store), "--by", "wd", "--json"])
+    assert r.exit_code == 0, r.output
+    fits = json.loads(r.output)["fits"]
+    assert len(fits) == 3
+    for f in fits:
+        assert f["kappa_median"] == pytest.approx(KAPPA, rel=1e-3) and f["r2_median"] > 0.999
+
+
+def test_fit_logistic_cli_recovers_lambda_c(tmp_path):
+    """Members grok with probability σ(k(log10 λ − log10 λ_c)); the CLI's λ_c CI contains the true one."""
+    rng = np.random.default_rng(0)
+    lam_c, k = 0.1, 3.0
+    src = tmp_path / "src"
+    for lam in np.logspace(-2.5, 0.5, 9):
+        prob = 1 / (1 + np.exp(-k * (np.log10(lam) - np.log10(lam_c))))
+        t = np.where(rng.uniform(size=24) < prob, 500, -1)
+        _cell_times(src / f"wd{lam:.4f}.npz", lam, t)
+    import_published(src, tmp_path / "runs")
+    r = CliRunner().invoke(app, ["fit", "logistic", "--runs", str(tmp_path / "runs"), "--x", "wd", "--json",
+                                 "--n-boot", "200"])
+    assert r.exit_code == 0, r.output
+    f = json.loads(r.output)["fits"][0]
+    assert f["ci95"][0] <= lam_c <= f["ci95"][1] and f["n_members"] == 9 * 24
+
+
+def _cell_times(path: Path, lam: float, t_grok: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, p=np.int64(59), lr=np.float64(LR), lam=np.float64(lam), max_steps=np.int64(10_000),
+             T_mem_per_seed=np.full(len(t_grok), T_MEM), T_grok_per_seed=np.asarray(t_grok))
