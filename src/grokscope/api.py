@@ -67,7 +67,12 @@ class Run:
 
     @property
     def config(self) -> RunConfig:
-        return RunConfig.model_validate(self.dir.read_json("config.json"))
+        raw = self.dir.read_json("config.json")
+        if isinstance(raw, dict) and "imported" in raw:  # grokscope.laws.importer: the source's parameters, no model
+            raise UserError(f"{self.path} was imported from {raw['imported'].get('source', 'published results')}: it "
+                            "has per-seed events and curves (catalog, fit, report) but no grokscope config to plot, "
+                            "resume or rebuild a model from")
+        return RunConfig.model_validate(raw)
 
     @property
     def meta(self) -> dict[str, Any]:

@@ -143,3 +143,10 @@ def test_reproduce_published_mode_errors_are_user_errors(tmp_path):
     r = CliRunner().invoke(app, ["reproduce", "logit-mediation", "--published", str(tmp_path / "src"),
                                  "--out", str(tmp_path / "o")])
     assert isinstance(r.exception, UserError) and "none of paper 1's cells" in str(r.exception)
+
+
+def test_budget_from_steps_run_censors_only_beyond_it(tmp_path):
+    """Fork runs stop when the last seed groks (no max_steps): T == steps_run is a grok, not a censored seed."""
+    np.savez(tmp_path / "fork.npz", p=np.int64(59), steps_run=np.int64(5525),
+             T_mem_per_seed=np.array([175, 175, 175]), T_grok_per_seed=np.array([5425, 5525, -1]))
+    assert read_cell(tmp_path / "fork.npz").t_grok == [5425, 5525, None]

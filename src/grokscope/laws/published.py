@@ -7,7 +7,9 @@ logged ``steps`` [T]: either the seed mean, shape (T,), or per seed, shape (S, T
 ``../shared/papers/01-*.md`` §1.5 and the data README.
 
 Censoring conventions of the per-seed times (a member that never reached the threshold): ``-1``, ``0`` (no run can
-grok at step 0) or a value at or beyond the budget (``max_steps``, else ``steps_run``, else the last logged step).
+grok at step 0) or a value at or beyond the declared budget ``max_steps``. Without ``max_steps`` the budget is the
+steps actually run (``steps_run``, else the last logged step) and only a value *beyond* it is censored: the fork runs
+of paper 1 stop when their last seed groks, so that seed's T equals ``steps_run``.
 Which conventions apply is an option (``CENSOR_CONVENTIONS``); by default all three do, which is what reproduces
 the paper's tables (01 §1.4b).
 """
@@ -65,13 +67,16 @@ def _scalar(a: np.ndarray) -> Any:
     return v.decode() if isinstance(v, bytes) else v
 
 
-def censor(times: np.ndarray, budget: int | None, conventions: tuple[str, ...] = CENSOR_CONVENTIONS) -> list[int | None]:
-    """Per-seed times [S] -> ints, ``None`` where a convention marks the seed as censored."""
+def censor(times: np.ndarray, budget: int | None, conventions: tuple[str, ...] = CENSOR_CONVENTIONS,
+           inclusive: bool = True) -> list[int | None]:
+    """Per-seed times [S] -> ints, ``None`` where a convention marks the seed as censored (``inclusive``: a time equal
+    to the budget is censored too, as for a declared ``max_steps``)."""
     out: list[int | None] = []
     for t in np.asarray(times).tolist():
         t = int(t)
+        over = budget is not None and (t >= budget if inclusive else t > budget)
         cens = (("neg1" in conventions and t < 0) or ("zero" in conventions and t == 0)
-                or ("budget" in conventions and budget is not None and t >= budget))
+                or ("budget" in conventions and over))
         out.append(None if cens else t)
     return out
 
@@ -93,6 +98,7 @@ def read_cell(path: str | Path, conventions: tuple[str, ...] = CENSOR_CONVENTION
     steps = arrays.get("steps")
     if steps is not None and steps.ndim != 1:
         raise NotACell(f"steps has shape {steps.shape}, expected (T,)")
+    declared = isinstance(params.get("max_steps"), (int, float))
     budget = next((int(params[k]) for k in BUDGET_KEYS if isinstance(params.get(k), (int, float))), None)
     if budget is None and steps is not None and len(steps):
         budget = int(steps[-1])
@@ -118,5 +124,6 @@ def read_cell(path: str | Path, conventions: tuple[str, ...] = CENSOR_CONVENTION
         else:  # a vector parameter of the cell (e.g. ``base_frac``, the base layer shares): kept as a list
             params[k] = a.tolist()
     layout = "none" if not layouts else layouts.pop() if len(layouts) == 1 else "mixed"
-    return PublishedCell(params, censor(tm, budget, conventions), censor(tg, budget, conventions), budget, per_seed,
+    return PublishedCell(params, censor(tm, budget, conventions, declared), censor(tg, budget, conventions, declared),
+                         budget, per_seed,
                          None if steps is None else steps.astype(np.int64), curves, layout)
