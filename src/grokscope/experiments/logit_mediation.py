@@ -22,6 +22,8 @@ TABLE1 = {43: (6, 0.173, 0.987, 0.4), 59: (7, 0.140, 0.991, 6.4), 67: (7, 0.126,
           97: (7, 0.094, 0.957, 4.6), 113: (7, 0.087, 0.959, 4.6)}  # n, α, R², ΔAIC (§1.4 (1) Table 1)
 TABLE2 = {59: (0.83, 0.82, 0.85, 3.43), 97: (0.89, 0.88, 0.91, 3.41)}  # recovery [CI], norm-up ratio (§1.4 (2))
 TABLE2_MSE = {59: 1.89, 97: 1.66}
+SAME_STATE = {59: (3.36, 3.27, 3.43, "lowered 1525, free 4225, same 7200, raised 24162"),
+              97: (3.27, 3.21, 3.38, "lowered 1338, free 1950, same 6600, raised 21600")}  # §1.4 (7)
 TABLE3 = {59: (0.968, 0.407, 0.988, 0.020), 97: (0.973, 0.415, 0.984, 0.011)}  # R²(L), R²(ρ), R²(both), ΔR²
 # the per-cell L the paper prints in its grid table (§1.4 (3)), (ρ, τ) -> L at p=59, p=97
 PRINTED_GRID_L = {(1.00, 1.0): (23.9, 31.7), (1.00, 1.3): (19.6, 26.7), (1.00, 1.7): (16.4, 22.9),
@@ -83,7 +85,7 @@ def _not_built(ctx: Context) -> dict[str, Any]:
 @experiment
 class LogitMediation(Experiment):
     name = "logit-mediation"
-    claim = "under CE the weight-norm effect on the grokking delay runs through the logit scale (Tables 1-3)"
+    claim = "under CE the weight-norm effect on the grokking delay runs through the logit scale (Tables 1-3, §1.4 (7))"
     paper = "paper 1 (arXiv:2606.18465) §1.4 (1)-(3)"
     scales = {"quick": {"censor": "majority", "n_boot_alpha": 1000, "n_boot_recovery": 4000},
               "paper": {"censor": "majority", "n_boot_alpha": 1000, "n_boot_recovery": 4000}}
@@ -143,7 +145,24 @@ class LogitMediation(Experiment):
                                         finding]))
         if not rows:
             raise UserError(f"{runs}: none of paper 1's cells (dose/, mediation/, collapse/) found")
+        rows += self._same_state(store, censor, ctx.params["n_boot_recovery"])
         rows += self._cross_paper(store, censor, ctx.params["n_boot_alpha"])
+        return rows
+
+    def _same_state(self, store: Any, censor: str, n_boot: int) -> list[ClaimRow]:
+        from ..laws.paper1 import same_state
+
+        rows = []
+        for st in same_state(store, censor=censor, n_boot=n_boot):
+            if st.p not in SAME_STATE:
+                continue
+            v, lo, hi, delays = SAME_STATE[st.p]
+            got = ", ".join(f"{a.replace('clamp_', '')} {d:.0f}" for a, d in sorted(st.delays.items(), key=lambda x: x[1]))
+            rows.append(_row(f"same-state fork, p={st.p}: delay from the fork, clamp at ρ·N0 over clamp at N0 (same "
+                             "state, same optimizer moments)", v, f"{v:.2f} [{lo:.2f}, {hi:.2f}]", "§1.4 (7)",
+                             st.ratio, 2, st.ci, unit="×", n=st.n,
+                             notes=[f"median delays from the fork: {got} (paper: {delays}); paired seed bootstrap, "
+                                    f"{n_boot} resamples"]))
         return rows
 
     def _cross_paper(self, store: Any, censor: str, n_boot: int) -> list[ClaimRow]:

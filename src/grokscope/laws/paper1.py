@@ -230,3 +230,46 @@ def cross_checks(store: Store, rho_max: float = 1.15, censor: str = "majority", 
     breps = [power_law(ps, resample_cells(ctrl, rng, censor)).slope for _ in range(n_boot)]
     ci = lambda r: tuple(float(v) for v in np.nanpercentile(r, [2.5, 97.5]))  # noqa: E731
     return CrossChecks(a59, ci(reps), sh, ci(sreps), beta, ci(breps), {int(p): float(w) for p, w in zip(ps, wc)})
+
+
+@dataclass
+class SameState:
+    """§1.4 (7): arms branched from one saved state at ``t_fork``; delays from the fork (median over seeds)."""
+
+    p: int
+    delays: dict[str, float]
+    ratio: float  # raised / same
+    ci: tuple[float, float]
+    n: int
+
+
+def same_state(store: Store, ps: tuple[int, ...] = (59, 97), censor: str = "majority", n_boot: int = 4000,
+               seed: int = 0) -> list[SameState]:
+    """Raised-vs-same clamp delay ratio from the fork with a paired seed bootstrap (the arms share seeds and state)."""
+    out = []
+    for p in ps:
+        arms: dict[str, np.ndarray] = {}
+        for r in sorted(store.select("samestate", p=p), key=lambda r: r["member"]):
+            d = math.inf if r.get("t_grok") is None or r.get("censored") else r["t_grok"] - (r.get("t_fork") or 0)
+            arms.setdefault(str(r.get("arm")), []).append(d)
+        arms = {a: np.array(v, float) for a, v in arms.items()}
+        if not {"clamp_raised", "clamp_same"} <= set(arms):
+            continue
+        s = len(arms["clamp_same"])
+
+        def ratio(idx: Any, raised: np.ndarray = arms["clamp_raised"], same: np.ndarray = arms["clamp_same"]) -> float:
+            a, b = cell_median_of(raised[idx], censor), cell_median_of(same[idx], censor)
+            return a / b if b else math.nan
+
+        rng = np.random.default_rng(seed)
+        reps = [ratio(rng.integers(0, s, s)) for _ in range(n_boot)]
+        lo, hi = np.nanpercentile(reps, [2.5, 97.5])
+        out.append(SameState(p, {a: cell_median_of(v, censor) for a, v in arms.items()}, ratio(slice(None)),
+                             (float(lo), float(hi)), s))
+    return out
+
+
+def cell_median_of(times: np.ndarray, censor: str) -> float:
+    from .cells import cell_median
+
+    return cell_median(times, None, censor)[0]
