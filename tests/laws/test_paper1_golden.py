@@ -71,6 +71,8 @@ def test_reproduce_cli_published_claim_rows(tmp_path, monkeypatch):
     assert len(tables) == 29 and all(row["verdict"] == "reproduced" for row in tables)
     fork = [r for r in doc["rows"] if r["claim"].startswith("same-state fork")]
     assert [(r["measured"]["text"], r["ci_text"]) for r in fork] == [("3.36 ×", "[3.27, 3.43]"), ("3.27 ×", "[3.21, 3.38]")]
+    swings = [r["measured"]["text"] for r in doc["rows"] if r["claim"].startswith(("layer allocation", "no-LayerNorm"))]
+    assert swings == ["2.2 ×", "1.7 ×", "4.7 ×"]  # §1.4 (5) and (6)
     assert by_claim["W_c at p=59: median ‖W‖ at T_grok of the free CE control"]["measured"]["text"] == "54.49"
     finding = [n for n in tables[-1]["row_notes"] if n.startswith("finding")]
     assert finding and "at 5 of 12 cells" in finding[0]  # 01 §1.4b: the printed grid L differs at 5 of 12 (p=97)

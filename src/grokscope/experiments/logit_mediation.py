@@ -146,6 +146,7 @@ class LogitMediation(Experiment):
         if not rows:
             raise UserError(f"{runs}: none of paper 1's cells (dose/, mediation/, collapse/) found")
         rows += self._same_state(store, censor, ctx.params["n_boot_recovery"])
+        rows += self._alloc_and_transformer(store, censor)
         rows += self._cross_paper(store, censor, ctx.params["n_boot_alpha"])
         return rows
 
@@ -163,6 +164,24 @@ class LogitMediation(Experiment):
                              st.ratio, 2, st.ci, unit="×", n=st.n,
                              notes=[f"median delays from the fork: {got} (paper: {delays}); paired seed bootstrap, "
                                     f"{n_boot} resamples"]))
+        return rows
+
+    def _alloc_and_transformer(self, store: Any, censor: str) -> list[ClaimRow]:
+        from ..laws.paper1 import allocation_swing, transformer_tau_effect
+
+        rows = []
+        for p, want in ((59, 2.2), (97, 1.7)):
+            swing, cells = allocation_swing(store, p, censor)
+            if cells:
+                per = ", ".join(f"γ {c.x:+.1f}: {c.y:.0f} ({c.n_grokked}/{c.n})" for c in cells)
+                rows.append(_row(f"layer allocation at fixed total norm, p={p}: T_grok swing max/min over γ", want,
+                                 f"{want:.1f}×", "§1.4 (5)", swing, 1, unit="×", n=len(cells),
+                                 notes=[f"median T_grok (grokked/seeds): {per}"]))
+        eff, cells = transformer_tau_effect(store, censor=censor)
+        if cells:
+            per = ", ".join(f"τ {c.x:.2f}: {c.y:.0f}" for c in cells)
+            rows.append(_row("no-LayerNorm transformer, p=59, ρ = 1.15: T_grok at τ = 1.0 over τ = 1.7", 4.7, "4.7×",
+                             "§1.4 (6)", eff, 1, unit="×", n=len(cells), notes=[f"median T_grok: {per}"]))
         return rows
 
     def _cross_paper(self, store: Any, censor: str, n_boot: int) -> list[ClaimRow]:

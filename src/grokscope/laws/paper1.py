@@ -273,3 +273,16 @@ def cell_median_of(times: np.ndarray, censor: str) -> float:
     from .cells import cell_median
 
     return cell_median(times, None, censor)[0]
+
+
+def allocation_swing(store: Store, p: int, censor: str = "majority") -> tuple[float, list[Cell]]:
+    """§1.4 (5): max/min of the per-cell median T_grok across the layer-allocation shifts γ at fixed total norm."""
+    cells = cells_from_members(store.select("alloc", p=p, arm="alloc"), "gamma", censor=censor)
+    return (max(c.y for c in cells) / min(c.y for c in cells) if cells else math.nan), cells
+
+
+def transformer_tau_effect(store: Store, rho: float = 1.15, censor: str = "majority") -> tuple[float, list[Cell]]:
+    """§1.4 (6): no-LayerNorm transformer at ρ = 1.15, T_grok at the smallest τ over the largest."""
+    cells = cells_from_members([r for r in store.select("transformer") if _eq(r.get("rho"), rho)], "tau",
+                               censor=censor)
+    return (cells[0].y / cells[-1].y if len(cells) > 1 else math.nan), cells
