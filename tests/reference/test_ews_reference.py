@@ -30,3 +30,11 @@ def test_matches_ewstools(method, bandwidth, window):
     assert np.allclose(ours.indicators["ac1"], ref_ac, equal_nan=True, rtol=1e-9, atol=1e-12)
     assert ours.tau["var"] == pytest.approx(ts.ktau["variance"], abs=1e-12)
     assert ours.tau["ac1"] == pytest.approx(ts.ktau["ac1"], abs=1e-12)
+
+
+@pytest.mark.parametrize("n,sigma", [(50, 2.0), (30, 9.0), (10, 7.5)])
+def test_gaussian_smooth_is_scipy_reflect(n, sigma):
+    from scipy.ndimage import gaussian_filter1d
+
+    x = np.random.default_rng(n).normal(size=n)
+    assert np.allclose(E.gaussian_smooth(x, sigma), gaussian_filter1d(x, sigma, mode="reflect"), atol=1e-12)
