@@ -26,7 +26,7 @@ class TinyLM(nn.Module):
         self.emb = nn.Embedding(V, d)
         self.pos = nn.Parameter(torch.randn(S, d) * 0.02)
         layer = nn.TransformerEncoderLayer(d, heads, 4 * d, dropout=0.0, batch_first=True, norm_first=True)
-        self.blocks = nn.TransformerEncoder(layer, layers)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.ln_f = nn.LayerNorm(d)
         self.lm_head = nn.Linear(d, V)
         self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(S))

@@ -123,8 +123,9 @@ def register(analyze_app: typer.Typer) -> None:
             d = sig[sig.member == m].sort_values("step")
             try:
                 res = ews_member(d.step.to_numpy(), d.value.to_numpy(), tg.get(m), detrend=detrend,
-                                 bandwidth=bandwidth, window=window, grid=grid, spacing=spacing or "max_gap", surrogates=surrogates,
-                                 surrogate=surrogate, fpr=fpr, k=k, early=early, sensitivity=sensitivity)
+                                 bandwidth=bandwidth, window=window, grid=grid, spacing=spacing or "max_gap",
+                                 surrogates=surrogates, surrogate=surrogate, fpr=fpr, k=k, early=early,
+                                 sensitivity=sensitivity)
             except ValueError as e:  # too few evals before T_grok for the window: said, not hidden
                 res = {"t_grok": tg.get(m), "status": "insufficient", "reason": str(e),
                        "hint": "use a linear eval grid (eval.grid=linear), more eval points, a smaller --window, "
