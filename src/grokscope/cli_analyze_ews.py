@@ -141,6 +141,9 @@ def register(analyze_app: typer.Typer) -> None:
         delay: int = typer.Option(2, help="Hankel delay d"),
         rank: float = typer.Option(3, help="DMD rank: an int, or an energy fraction in (0, 1)"),
         levels: int = typer.Option(32, help="quantile levels when computed from checkpoints"),
+        grid: str = typer.Option("index", help="index (one DMD step per snapshot, whatever the step spacing; the "
+                                               "output says whether it was uniform) or resample (uniform step grid "
+                                               "at the largest gap)"),
         member: Optional[int] = typer.Option(None, help="one member (default: all)"),
         fpr: float = typer.Option(0.05, help="alarm false-alarm rate on the early windows"),
         k: int = typer.Option(2, help="alarm: consecutive windows over the threshold"),
@@ -148,6 +151,8 @@ def register(analyze_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Hankel-DMD residual of the log-prob quantile trajectory (stored probe, else from checkpoints)."""
+        if grid not in ("index", "resample"):
+            raise UserError(f"unknown --grid {grid!r} (choose index or resample)")
         r, df = _run_and_metrics(run_dir)
         ms = _members(r, member)
         steps, trajs, source = quantile_trajectories(r, df, ms, levels)
@@ -156,7 +161,7 @@ def register(analyze_app: typer.Typer) -> None:
         for m in ms:
             try:
                 rows.append({"member": m, **dmd_member(steps[m], trajs[m], tg.get(m), window=window, delay=delay,
-                                                       rank=rank, fpr=fpr, k=k, early=early)})
+                                                       rank=rank, fpr=fpr, k=k, early=early, grid=grid)})
             except ValueError as e:
                 raise UserError(f"member {m}: {e}") from None
         doc = {"run": str(r.path), "detector": "dmd", "observable": "log p(y|x) quantiles over the training set",
@@ -226,9 +231,19 @@ def checkpoint_quantiles(r: Any, steps: list[int], levels: int) -> Any:
 
 
 def dmd_member(steps: Any, traj: Any, t_grok: int | None, *, window: int, delay: int, rank: float, fpr: float,
-               k: int, early: float) -> dict[str, Any]:
+               k: int, early: float, grid: str = "index") -> dict[str, Any]:
+    import numpy as np
+
     from .detect import alarms as A
     from .detect.dmd import sliding_hankel_dmd
+    from .detect.ews import is_uniform, uniform_grid
+
+    uniform = is_uniform(steps)
+    grid_info = {"grid": "linear" if uniform else "index (non-uniform steps: one DMD step per snapshot)"}
+    if grid == "resample" and not uniform:
+        cols = [uniform_grid(steps, traj[:, j]) for j in range(traj.shape[1])]
+        steps, traj = cols[0][0], np.stack([c[1] for c in cols], 1)
+        grid_info = {"grid": "resampled", "spacing": cols[0][2]["spacing"]}
 
     T = len(steps)
     w = window or max(delay + 3, T // 3)
@@ -238,7 +253,7 @@ def dmd_member(steps: Any, traj: Any, t_grok: int | None, *, window: int, delay:
     alarm = A.sustained_alarm(end_steps, s.residual, thr, k)
     peak = int(end_steps[int(s.residual.argmax())])
     pre = [v for st, v in zip(end_steps, s.residual) if t_grok is None or st <= t_grok]
-    return {"t_grok": t_grok, "settings": {**s.settings, "window": w, "snapshots": T}, "steps": end_steps,
+    return {"t_grok": t_grok, "settings": {**s.settings, "window": w, "snapshots": T, **grid_info}, "steps": end_steps,
             "residual": s.residual.tolist(), "spectral_radius": s.spectral_radius.tolist(),
             "n_growing": s.n_growing.tolist(), "erank": s.erank.tolist(),
             "score": {"max_residual": float(s.residual.max()), "peak_step": peak,
