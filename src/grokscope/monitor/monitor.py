@@ -70,10 +70,12 @@ def _flat(t: Any) -> torch.Tensor:
 class Monitor:
     def __init__(self, model: nn.Module, unembed: str = "lm_head", hidden: str = "ln_f",
                  probes: Sequence[str] = ("norms",), out: str | Path = "runs/monitor", every: int = 1,
-                 watch: Sequence[str] | None = None, name: str | None = None, flush_seconds: float = 5.0,
+                 watch: Sequence[str] | None = None, name: str | None = None, flush_seconds: float = 30.0,
                  detector: dict[str, Any] | None = None) -> None:
         """``every``: probe cadence in training steps; ``watch``: metrics fed to an online EWS alarm (default:
-        every label-free metric the probes write); ``detector``: ``OnlineEWS`` settings."""
+        every label-free metric the probes write); ``detector``: ``OnlineEWS`` settings; ``flush_seconds``: rows
+        reach the store at most this often (each flush is a Parquet chunk and a meta.json rewrite, fsynced) and at
+        ``close``."""
         from ..models.base import ModelRoles
         from ..probes import PROBES, ProbeSet
 
