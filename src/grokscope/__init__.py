@@ -14,7 +14,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_config", "run", "resume", "load_run", "Run", "RunConfig", "PRESETS", "UserError"]
+__all__ = ["__version__", "load_config", "run", "resume", "load_run", "Run", "RunConfig", "PRESETS", "UserError", "Monitor"]
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from .presets import PRESETS
 
         return PRESETS
+    if name == "Monitor":
+        from .monitor import Monitor
+
+        return Monitor
     if name == "UserError":
         from .errors import UserError
 
