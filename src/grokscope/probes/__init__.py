@@ -8,7 +8,7 @@ import pkgutil as _pkgutil
 from .base import PROBES, EvalContext, Probe, ProbeSet, probe, resolve
 from .plugins import load_plugins
 
-_INFRASTRUCTURE = {"base", "evaluate", "plugins", "sets"}
+_INFRASTRUCTURE = {"base", "evaluate", "plugins", "sets", "offline"}
 for _mod in sorted(m.name for m in _pkgutil.iter_modules(__path__)):
     if _mod not in _INFRASTRUCTURE and not _mod.startswith("_"):
         _importlib.import_module(f"{__name__}.{_mod}")  # registration
