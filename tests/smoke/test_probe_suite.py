@@ -71,7 +71,7 @@ def test_transformer_run_stores_attention_metrics(tmp_path: Path):
     r = run("nanda", ["task.p=11", "model.d_model=16", "model.d_mlp=32", "train.steps=20", "eval.points=5",
                       'eval.probes=["default","attention","graph"]'], out=tmp_path, threads=1)
     df = r.metrics()
-    assert {"attention", "graph", "lar", "spectra"} <= _namespaces(df)
+    assert {"attention", "graph", "logprob_quantiles", "spectra"} <= _namespaces(df)
     sim = df[df.metric == "attention/mean_similarity"].value
     assert sim.between(0, 1 + 1e-9).all() and len(sim) > 0
 
@@ -112,7 +112,7 @@ def test_probes_command_lists_every_registered_probe(capsys):
         assert rows[name]["metrics"], name
     assert "lar/lar" in rows["lar"]["metrics"] and rows["lar"]["label_free"] == "yes"
     assert rows["gmm"]["label_free"] == "partly" and rows["gmm"]["label_metrics"] == ["gmm/nc1"]
-    assert "default" in rows["lar"]["sets"]
+    assert "default" in rows["spectra"]["sets"] and "default" not in rows["lar"]["sets"]
 
 
 def test_unknown_probe_is_one_line_exit_2(tmp_path: Path, capsys):

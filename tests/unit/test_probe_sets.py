@@ -14,7 +14,7 @@ MLP_ROLES = ModelRoles(embed="W_E", unembed="W_U", unembed_in="hook_unembed_in",
 
 
 def test_sets_expand_in_place_without_duplicates():
-    assert expand(["default", "lar", "gmm"]) == [*PROBE_SETS["default"], "gmm"]
+    assert expand(["default", "lar", "gmm", "norms"]) == [*PROBE_SETS["default"], "lar", "gmm"]
     assert expand(["gmm", "default"])[0] == "gmm"
     assert all(name in PROBES for name in PROBE_SETS["default"])
 
