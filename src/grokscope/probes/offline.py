@@ -36,8 +36,6 @@ def _history(wide: Any, step: int, M: int) -> tuple[dict[str, np.ndarray], np.nd
 def analyze_checkpoints(run: Any, names: Sequence[str], steps: Sequence[int] | None = None,
                         device: str = "cpu") -> dict[str, list]:
     """Columns (step, member, metric, value) of the probes ``names`` at each checkpoint of ``run`` (an api.Run)."""
-    import torch
-
     from ..train.loop import full_batch_grad
     from ..train.optim import lr_at
 
@@ -56,10 +54,7 @@ def analyze_checkpoints(run: Any, names: Sequence[str], steps: Sequence[int] | N
     wide = run.metrics(wide=True) if wants_history else None
     cols: dict[str, list] = {"step": [], "member": [], "metric": [], "value": []}
     for step in todo:
-        ck = run.load_checkpoint(step)["params"]
-        with torch.no_grad():
-            for name, p in s.model.P.items():
-                p.copy_(ck[name].to(p.device, p.dtype))
+        s.model.load_state_dict(run.load_checkpoint(step)["params"])  # as Run.model(step) does
         history, hsteps = _history(wide, step, s.M) if wide is not None else (None, None)
         values = evaluate(s.model, s.eval_data, probes, 0, groups=s.model.groups, step=step,
                           lr=lr_at(s.lr, max(step - 1, 0), s.cfg.optim.warmup_steps), wd=s.wd, task=s.task_info,

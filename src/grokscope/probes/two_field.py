@@ -66,7 +66,8 @@ class TwoField:
         names = [n for g in ctx.groups.values() for n in g]
         M = ctx.logits.shape[0]
         wd = ctx.wd if ctx.wd is not None else torch.zeros(M)
-        out = {f"two_field/{k}": v for k, v in field_stats(ctx.grad or {}, ctx.params, wd, names).items()}
+        out = {} if ctx.grad is None else {  # no gradient (a caller without "grad"): the trajectory part only
+            f"two_field/{k}": v for k, v in field_stats(ctx.grad, ctx.params, wd, names).items()}
         dirs = self._directions(ctx.params, names)
         z = sum(ctx.params[n].detach().double().cpu().flatten(1) @ dirs[n].flatten(1).T for n in names)
         self.proj = (self.proj + [z])[-WINDOW:]
