@@ -190,7 +190,7 @@ def _register_extensions() -> None:
     """Commands that live in their own modules (sweeps, catalog, reports) add themselves to ``app``."""
     import importlib
 
-    for name in ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws"):
+    for name in ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes"):
         try:
             module = importlib.import_module(f"{__package__}.{name}")
         except ModuleNotFoundError as e:

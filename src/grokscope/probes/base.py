@@ -78,6 +78,11 @@ class Probe:
     every: int = 1
     cost: str = "cheap"  # cheap (O(N·C)), forward (needs hooks), heavy (SVDs, gradients, ...)
     all_queries: bool = False
+    unsupported: Callable[[Any], str | None] | None = None  # roles -> why this model cannot serve it (or None)
+
+    def skip_reason(self, roles: Any) -> str | None:
+        """Why a model with these ``roles`` cannot serve this probe (attention on an MLP), or None."""
+        return None if self.unsupported is None or roles is None else self.unsupported(roles)
 
     def hook_names(self, roles: Any) -> list[str]:
         return list(self.hooks(roles) if callable(self.hooks) else self.hooks)
@@ -95,8 +100,12 @@ PROBES: Registry = Registry("probe")
 
 def probe(name: str, *, hooks: Hooks = (), needs: Sequence[str] = (), uses_labels: bool | Sequence[str] = True,
           every: int = 1,
-          cost: str = "cheap", all_queries: bool = False) -> Callable:
-    """Register a probe function ``(ctx) -> dict`` or a stateful probe class (instantiated once per run)."""
+          cost: str = "cheap", all_queries: bool = False,
+          unsupported: Callable[[Any], str | None] | None = None) -> Callable:
+    """Register a probe function ``(ctx) -> dict`` or a stateful probe class (instantiated once per run).
+
+    ``unsupported(roles)`` says why a model cannot serve the probe (None when it can); such a probe is skipped
+    with one warning line (``resolve``)."""
     unknown = sorted(set(needs) - set(NEEDS))
     if unknown:
         raise ValueError(f"probe {name!r}: unknown need {unknown[0]!r} (choose from {', '.join(NEEDS)})")
@@ -106,10 +115,32 @@ def probe(name: str, *, hooks: Hooks = (), needs: Sequence[str] = (), uses_label
     def deco(obj: Any) -> Any:
         make = obj if isinstance(obj, type) else (lambda: obj)
         uses = uses_labels if isinstance(uses_labels, bool) else frozenset(uses_labels)
-        PROBES.register(name)(Probe(name, make, hooks, frozenset(needs), uses, every, cost, all_queries))
+        PROBES.register(name)(Probe(name, make, hooks, frozenset(needs), uses, every, cost, all_queries,
+                                    unsupported))
         return obj
 
     return deco
+
+
+def resolve(names: Sequence[str], roles: Any = None, warn: Callable[[str], None] | None = None) -> list[Probe]:
+    """The probes named by ``eval.probes`` (set names such as ``"default"`` expanded, see ``sets.py``).
+
+    An unknown name is a ``UserError`` (one line); a probe the model (its ``roles``) cannot serve is dropped with
+    one warning line through ``warn`` (stderr by default).
+    """
+    import sys
+
+    from .sets import expand
+
+    out = []
+    for name in expand(names):
+        p = PROBES.get(name)
+        reason = p.skip_reason(roles)
+        if reason is not None:
+            (warn or (lambda m: sys.stderr.write(m + "\n")))(f"warning: probe {name!r} skipped: {reason}")
+            continue
+        out.append(p)
+    return out
 
 
 class ProbeSet:

@@ -4,6 +4,8 @@
 - ``logit/sc_frac``: fraction of *training* points whose correct-class probability is exactly 1.0 in the
   working precision (softmax collapse).
 - ``logit/sat_frac``: fraction of all N inputs with max probability > 0.999.
+- ``logit/margin`` and ``logit/margin_test``: mean over training (test) points of the margin z_y − max_{c≠y} z_c
+  (after τ): positive where the point is classified correctly.
 
 The kernels are pure functions on ``[M, ...]`` tensors (M = 1 for a single model); the probe only wires them to the
 evaluation context.
@@ -34,9 +36,19 @@ def saturation_frac(probs: Tensor, threshold: float = SATURATED) -> Tensor:
     return (probs.max(-1).values > threshold).double().mean(1)
 
 
-@probe("logits", uses_labels=["logit/sc_frac"])
+def mean_margin(z: Tensor, y: Tensor) -> Tensor:
+    """``z [M, n, C]``, ``y [M, n]`` -> ``[M]`` mean of z_y − max_{c≠y} z_c (float64)."""
+    z = z.double()
+    correct = z.gather(-1, y[..., None]).squeeze(-1)
+    other = z.scatter(-1, y[..., None], float("-inf")).max(-1).values
+    return (correct - other).mean(1)
+
+
+@probe("logits", uses_labels=["logit/sc_frac", "logit/margin", "logit/margin_test"])
 def logits(ctx: EvalContext) -> dict[str, Tensor]:
     probs = probabilities(ctx.loss_name, ctx.logits)  # working dtype on purpose: collapse is a precision effect
     p_train = ctx.at(probs, ctx.train_idx).gather(-1, ctx.y_train[..., None]).squeeze(-1)
     return {"logit/scale": logit_scale(ctx.logits), "logit/sc_frac": collapse_frac(p_train),
-            "logit/sat_frac": saturation_frac(probs)}
+            "logit/sat_frac": saturation_frac(probs),
+            "logit/margin": mean_margin(ctx.at(ctx.logits, ctx.train_idx), ctx.y_train),
+            "logit/margin_test": mean_margin(ctx.at(ctx.logits, ctx.test_idx), ctx.y.gather(1, ctx.test_idx))}

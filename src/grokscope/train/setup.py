@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ..config import RunConfig, member_config, stable_hash
 from ..models import MODELS, TaskShape
-from ..probes import PROBES, ProbeSet, load_plugins
+from ..probes import ProbeSet, load_plugins, resolve
 from ..probes.evaluate import EvalData
 from ..tasks import TASKS
 from ..tasks.base import TaskData
@@ -112,7 +112,7 @@ class Setup:
 def build(cfg: RunConfig, device: torch.device) -> Setup:
     """All pieces of a run; every config/model error surfaces here as ValueError/UserError, before any write."""
     load_plugins(cfg.eval.plugins)  # a user's probes register before they are looked up (also in workers)
-    probes = ProbeSet([PROBES.get(name) for name in cfg.eval.probes])
+    resolve(cfg.eval.probes)  # an unknown probe fails here, before any work
     dtype = torch.float64 if cfg.train.dtype == "float64" else torch.float32
     table = cfg.member_table()
     members = [member_config(cfg, row) for row in table]
@@ -125,6 +125,7 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
     specs = model_specs(model)
     init_seeds = [member_seed(mc, s, "init", specs) for mc, s in zip(members, seeds)]
     model.init_members(init_seeds, [mc.intervene.init_scale for mc in members])
+    probes = ProbeSet(resolve(cfg.eval.probes, model.roles))  # probes the model cannot serve: one warning each
     params = model.trainable()
 
     x = torch.as_tensor(data.x, device=device)
