@@ -20,13 +20,16 @@ def train_spec(ctx: Context) -> dict[str, Any]:
     """One run per prime (quick: p = 113 only), member seed(s) from the scale, split seed fixed by the preset."""
     p = ctx.params
     spec: dict[str, Any] = {
-        "preset": "dlc", "seeds": list(p["seeds"]), "member_cap": 1,
-        "base": {"task": {"op": p["op"], "split_seed": p["split_seed"]},
+        "preset": p.get("preset", "dlc"), "seeds": list(p["seeds"]), "member_cap": 1,
+        "base": {"task": {"op": p["op"], "split_seed": p["split_seed"], **p.get("base", {}).get("task", {})},
                  "train": {"steps": p["steps"], "stop_on_grok": p["stop_on_grok"]},
                  "eval": {"grid": "linear", "every": p["eval_every"]},
                  "checkpoint": {"count": p["checkpoints"]}},
         "threads_per_worker": p["threads"],
     }
+    for section in ("model", "optim"):
+        if section in p.get("base", {}):
+            spec["base"][section] = dict(p["base"][section])
     if len(p["primes"]) > 1:
         spec["grid"] = {"task.p": list(p["primes"])}
     else:
@@ -46,11 +49,17 @@ class DiscreteLogClock(Experiment):
         "paper": {"op": "mul", "primes": [113, 59, 61, 67, 71, 73, 79, 83, 89, 97], "seeds": [42],
                   "split_seed": 598, "steps": 40_000, "stop_on_grok": None, "eval_every": 100,
                   "checkpoints": 60, "threads": 1},
+        # a framework check that trains in seconds: the quick preset's embed-concat MLP on zero-excluded a·b mod 43
+        "tiny": {"preset": "quick", "op": "mul", "primes": [43], "seeds": [0], "split_seed": 598, "steps": 3000,
+                 "stop_on_grok": 1.3, "eval_every": 50, "checkpoints": 10, "threads": 1,
+                 "base": {"task": {"frac": 0.4, "exclude_zero": True}}},
     }
     notes = {"quick": ["one run at p = 113 (member seed 0; the paper's model seed is 42, its multi-prime runs use 43), "
                        "stopped at 1.08 × T_grok instead of 40,000 epochs: the spectra are read shortly after "
                        "grokking, before the long clean-up the paper's 40k epochs allow",
-                       "multi-prime rows (p = 59 … 97) only at --scale paper"]}
+                       "multi-prime rows (p = 59 … 97) only at --scale paper"],
+             "tiny": ["framework check: the quick preset's embed-concat GELU MLP (d_embed 32) at p = 43, one seed, "
+                      "stopped at 1.3 × T_grok; not a test of paper 2's numbers"]}
     stages = (Stage("train", train_spec, "dlc preset run(s), stopped after grokking at quick scale"),)
 
     def analyse(self, ctx: Context) -> list[ClaimRow]:
