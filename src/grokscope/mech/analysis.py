@@ -38,16 +38,21 @@ def neuron_stats(frac: torch.Tensor, threshold: float = spectrum.CLEAN) -> dict[
 
 
 def basis_analysis(model: Any, data: Any, task_cfg: Any, kind: str, factor: float,
-                   neurons: bool = True) -> dict[str, Any]:
-    """One basis: per member, embedding/unembedding spectra, W_E effective rank and (optionally) neuron fractions."""
+                   neurons: bool = True, tables: dict | None = None) -> dict[str, Any]:
+    """One basis: per member, embedding/unembedding spectra, W_E effective rank and (optionally) neuron fractions.
+
+    ``tables`` caches the neuron tables by domain points (both bases share them for zero-excluded mul)."""
     dom = make_domain(task_cfg, kind)
     B = torch.as_tensor(dom.basis)
     W_E, W_U = readout.embedding(model, dom), readout.unembedding(model, dom)
     e_norms, u_norms = spectrum.frequency_norms(B, W_E), spectrum.frequency_norms(B, W_U)
     fracs = None
     if neurons and model.roles.hidden:
-        g = readout.grid(data, dom)
-        fracs = spectrum.neuron_fractions(B, readout.neuron_table(model, g, dom.n))  # [M, N, K]
+        key = tuple(dom.values.tolist())
+        tables = {} if tables is None else tables
+        if key not in tables:
+            tables[key] = readout.neuron_table(model, readout.grid(data, dom), dom.n)
+        fracs = spectrum.neuron_fractions(B, tables[key])  # [M, N, K]
     members = []
     for m in range(W_E.shape[0]):
         row = {"member": m, "embed": spectrum_stats(e_norms[m], factor), "unembed": spectrum_stats(u_norms[m], factor),
@@ -66,7 +71,10 @@ def fourier_analysis(model: Any, data: Any, task_cfg: Any, basis: str = "auto",
 
     kinds = [b for b in BASES if b == "additive" or is_prime(task_cfg.p)] if basis == "auto" else [basis]
     out: dict[str, Any] = {"op": task_cfg.op, "p": task_cfg.p, "natural_basis": natural, "factor": factor,
-                           "bases": {k: basis_analysis(model, data, task_cfg, k, factor) for k in kinds}}
+                           "bases": {}}
+    tables: dict = {}
+    for k in kinds:
+        out["bases"][k] = basis_analysis(model, data, task_cfg, k, factor, tables=tables)
     dom = make_domain(task_cfg, kinds[0])
     att = readout.attention_dependence(model, readout.grid(data, dom), tuple(data.input_positions))
     if att is not None:
