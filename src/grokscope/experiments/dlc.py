@@ -44,7 +44,7 @@ class DiscreteLogClock(Experiment):
              "Clock), dense in the additive Fourier basis")
     paper = "paper 2 (Nguyen 2026, arXiv:2606.17399) §2.2-2.4"
     scales = {
-        "quick": {"op": "mul", "primes": [113], "seeds": [0], "split_seed": 598, "steps": 12_500,
+        "quick": {"op": "mul", "primes": [113], "seeds": [0], "split_seed": 598, "steps": 13_000,
                   "stop_on_grok": 1.08, "eval_every": 250, "checkpoints": 40, "threads": 2},
         "paper": {"op": "mul", "primes": [113, 59, 61, 67, 71, 73, 79, 83, 89, 97], "seeds": [42],
                   "split_seed": 598, "steps": 40_000, "stop_on_grok": None, "eval_every": 100,
