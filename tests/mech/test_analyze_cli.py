@@ -35,8 +35,16 @@ def cli(capsys, *args: str | Path) -> tuple[int, str, str]:
 def ungrokked(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("ungrokked")
     r = gs.run("quick", ["task.p=13", "task.op=mul", "task.exclude_zero=true", "model.d_hidden=32",
-                         "train.steps=40", "members.seeds=1", "checkpoint.count=4"], out=tmp, threads=1)
+                         "train.steps=40", "members.seeds=1", "checkpoint.count=4",
+                         "eval.probes=[accuracy, norms, logits, fourier]"], out=tmp, threads=1)
     return r.path
+
+
+def test_fourier_probe_in_a_run(ungrokked):
+    df = gs.load_run(ungrokked).metrics(wide=True)
+    assert {"fourier/gini_add", "fourier/gini_mul", "fourier/ipr_mul", "fourier/top5_add_unembed"} <= set(df.columns)
+    assert df["fourier/gini_mul"].between(0, 1).all() and len(df) > 5
+    assert gs.load_run(ungrokked).meta["label_free"]["fourier/gini_mul"] is True
 
 
 def test_fourier_on_a_run_that_did_not_grok(ungrokked, capsys):
