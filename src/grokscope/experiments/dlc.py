@@ -58,6 +58,8 @@ class DiscreteLogClock(Experiment):
                        "stopped at 1.08 × T_grok instead of 40,000 epochs: the spectra are read shortly after "
                        "grokking, before the long clean-up the paper's 40k epochs allow",
                        "multi-prime rows (p = 59 … 97) only at --scale paper"],
+             "paper": ["member seed 42 for every prime (the paper's p = 113 model seed; its multi-prime runs use 43); "
+                       "key frequencies at > 3 × median for p ≠ 113, as in the paper"],
              "tiny": ["framework check: the quick preset's embed-concat GELU MLP (d_embed 32) at p = 43, one seed, "
                       "stopped at 1.3 × T_grok; not a test of paper 2's numbers"]}
     stages = (Stage("train", train_spec, "dlc preset run(s), stopped after grokking at quick scale"),)
