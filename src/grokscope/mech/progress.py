@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .domain import Domain
@@ -49,9 +48,9 @@ def split_logits(z: Tensor, D: Tensor) -> tuple[Tensor, Tensor]:
     return z.mean(1, keepdim=True) + key, z - key
 
 
-def ce(z: Tensor, y: Tensor) -> Tensor:
-    """Mean cross-entropy per member: ``z [M, B, C]``, ``y [B]`` -> [M] (float64)."""
-    return torch.stack([F.cross_entropy(zm.double(), y) for zm in z])
+def _nll(z: Tensor, y: Tensor) -> Tensor:
+    """Per-example cross-entropy ``[M, B]`` of ``z [M, B, C]`` (float64) against ``y [B]``."""
+    return -torch.log_softmax(z.double(), -1).gather(-1, y.expand(z.shape[0], -1)[..., None])[..., 0]
 
 
 def progress_measures(z: Tensor, y: Tensor, train_mask: Tensor, D: Tensor) -> dict[str, Tensor]:
@@ -60,15 +59,12 @@ def progress_measures(z: Tensor, y: Tensor, train_mask: Tensor, D: Tensor) -> di
     ``full_loss``/``restricted_loss`` on all grid inputs; ``train_loss``/``excluded_loss`` on each member's train
     inputs; ``restricted_acc`` on all grid inputs."""
     zr, zx = split_logits(z.double(), D)
-    out = {"full_loss": ce(z, y), "restricted_loss": ce(zr, y),
-           "restricted_acc": (zr.argmax(-1) == y).double().mean(1)}
-    tr, ex = [], []
-    for m in range(z.shape[0]):
-        idx = train_mask[m]
-        tr.append(F.cross_entropy(z[m, idx].double(), y[idx]))
-        ex.append(F.cross_entropy(zx[m, idx].double(), y[idx]))
-    out["train_loss"], out["excluded_loss"] = torch.stack(tr), torch.stack(ex)
-    return out
+    full, excl = _nll(z, y), _nll(zx, y)
+    w = train_mask.double()
+    n_train = w.sum(1).clamp_min(1)
+    return {"full_loss": full.mean(1), "restricted_loss": _nll(zr, y).mean(1),
+            "restricted_acc": (zr.argmax(-1) == y).double().mean(1),
+            "train_loss": (full * w).sum(1) / n_train, "excluded_loss": (excl * w).sum(1) / n_train}
 
 
 def clock_fit(z: Tensor, dom: Domain, keys: list[int]) -> tuple[float, list[float]]:

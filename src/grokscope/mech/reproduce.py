@@ -122,15 +122,20 @@ def spectrum_rows(records: list[dict], sparse: str, dense: str, paper: dict[str,
     return rows
 
 
+def _keyed(fn: Any) -> Any:
+    """``fn(record)``, or NaN where the run has no key frequencies (nothing to restrict to: no verdict)."""
+    return lambda r: fn(r) if r["progress"]["key_frequencies"][0] else math.nan
+
+
 def progress_rows(records: list[dict], src: str) -> list[ClaimRow]:
     return [
         ClaimRow("restricted loss (key-frequency clock directions only) / full loss, all inputs, last checkpoint",
                  PaperValue(None, src, "restricted loss ≈ or below the full loss after grokking"),
-                 _est(_rows_of(records, lambda r: _last(r)["restricted_loss"] / max(_last(r)["full_loss"], 1e-300))),
+                 _est(_rows_of(records, _keyed(lambda r: _last(r)["restricted_loss"] / max(_last(r)["full_loss"], 1e-300)))),
                  at_most(2.0)),
         ClaimRow("excluded loss (key directions removed) / train loss, training inputs, last checkpoint",
                  PaperValue(None, src, "excluded loss rises far above the train loss"),
-                 _est(_rows_of(records, lambda r: _last(r)["excluded_loss"] / max(_last(r)["train_loss"], 1e-300))),
+                 _est(_rows_of(records, _keyed(lambda r: _last(r)["excluded_loss"] / max(_last(r)["train_loss"], 1e-300)))),
                  ratio_at_least(10.0)),
         ClaimRow("clock fit: R² of class-centred logits vs Σ_k c_k cos(ω_k(α+β−γ)) over the key frequencies",
                  PaperValue(None, src + " [INF: the algorithm]", "logits ∝ Σ_k cos(ω_k(α+β−γ))"),
