@@ -75,7 +75,9 @@ def run_stage(name: str, spec: dict[str, Any], out: Path, workers: int | None, p
     from ..store.catalog import Catalog
     from ..sweep.runner import run_sweep
 
-    res = run_sweep(spec, out=out, workers=workers, progress=progress, device=device)
+    spec = dict(spec)
+    threads = int(spec.pop("threads_per_worker", 1))  # a single long run (e.g. dlc quick) may use 2 threads
+    res = run_sweep(spec, out=out, workers=workers, threads_per_worker=threads, progress=progress, device=device)
     if res.failed:
         first = res.failed[0]
         raise StageFailed(f"stage {name}: {len(res.failed)} of {len(res.cells)} cells failed (first: run "

@@ -191,6 +191,11 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
         add(f"Curves of {r['run_id']}", "Accuracy (left; dashed train, solid test) and loss (right) against steps, "
             "weight norm dotted on the twin axis; vertical lines mark T_mem (dashed) and T_grok (solid).",
             path.name, path.read_bytes())
+        mech = Path(str(r.get("path", ""))) / "mech"  # figures of `grokscope analyze fourier|progress`, if any
+        for png in sorted(mech.glob("*.png")) if mech.is_dir() else []:
+            add(f"Mechanisms: {png.stem}", "From `grokscope analyze fourier` / `analyze progress` (grokscope.mech): "
+                "spectra in both bases, neurons reordered by the discrete log, restricted / excluded loss.",
+                f"mech_{png.name}", png.read_bytes())
     curves = C.curves_by_member(metrics)
     if d.axes or len(runs) > 1:
         add("Accuracy per cell", "One panel per cell, one colour per member: test accuracy solid, train accuracy "
