@@ -19,7 +19,9 @@ from typing import Any
 
 from .config import RunConfig, load_config
 from .errors import UserError, first_line
-from .store.run_dir import RunDir, open_run
+from .store.integrity import forget
+from .store.run_dir import RunDir, inside, open_run
+from .train.status import NonFiniteLoss, RunInterrupted, check_out_dir, finite_guard, sigterm_as_interrupt
 
 DEFAULT_THREADS = 1  # DESIGN.md: small models lose to thread contention; measured in benchmarks/bench_threads.py
 
@@ -71,7 +73,16 @@ class Run:
 
     @property
     def meta(self) -> dict[str, Any]:
-        return self.dir.read_json("meta.json")
+        """meta.json; a run that says "running" while no process holds its lock lost its writer (kill -9, power
+        loss): it reads as "interrupted" (issue 11), never as running."""
+        meta = self.dir.read_json("meta.json")
+        if meta.get("status") == "running" and not self.dir.writer_alive():
+            meta["status"] = "interrupted"
+        return meta
+
+    @property
+    def status(self) -> str | None:
+        return self.meta.get("status")
 
     @property
     def members(self) -> list[dict[str, Any]]:
@@ -166,7 +177,8 @@ def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = Non
     cfg = config if isinstance(config, RunConfig) else load_config(config, overrides)
     if isinstance(config, RunConfig) and overrides:
         cfg = load_config(cfg.model_dump(mode="json"), overrides)
-    path = Path(out) / f"{cfg.name}-{cfg.run_id()}"
+    path = inside(Path(out), Path(out) / f"{cfg.name}-{cfg.run_id()}")  # the name is one path component (config)
+    check_out_dir(Path(out))
     if RunDir(path).exists():
         existing = Run(path)
         return existing if existing.complete else resume(path, device, threads, on_eval)
@@ -273,7 +285,12 @@ def _create_run_dir(path: Path, cfg: RunConfig, setup: Any, device: str, threads
         rd.write_json("config.json", cfg.model_dump(mode="json"))
         rd.write_json("members.json", members_json(setup))
         rd.write_json("meta.json", {"run_id": path.name, **meta.collect(str(setup.device), threads)})
-        os.rename(tmp, path)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if RunDir(path).exists():  # an identical run started at the same moment made it first
+                raise UserError(f"run {path} is being written by another process") from None
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -285,8 +302,17 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
 
     rd.lock()
     try:
+        rd.update_meta(status="running")
         t0 = time.monotonic()
-        last = train(setup, rec, start=start, on_eval=on_eval)
+        try:
+            with sigterm_as_interrupt():
+                last = train(setup, rec, start=start, on_eval=finite_guard(on_eval))
+        except KeyboardInterrupt:
+            rd.update_meta(status="interrupted")
+            raise RunInterrupted(rd.path, rec.steps[-1] if rec.steps else start) from None
+        except NonFiniteLoss as e:
+            rd.update_meta(status="failed", reason=str(e))
+            raise UserError(f"run {rd.path} failed: {e}") from None
         elapsed = time.monotonic() - t0
         rd.compact()
         rd.write_json("events.json", rec.events_json(setup.table, setup.cfg.eval, setup.probes.events()))
@@ -296,7 +322,7 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
                        steps_per_second=round((last - start) / elapsed, 2) if elapsed > 0 else None,
                        label_free=dict(sorted(label_free.items())),
                        probes={p.name: p.describe() for p in setup.probes.probes})
-        (rd.path / "state.pt").unlink(missing_ok=True)
+        forget(rd.path / "state.pt")
     finally:
         rd.unlock()
     r = Run(rd.path)

@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .config_strict import non_finite, type_mismatch
 from .errors import UserError, first_line
 from .models import MODEL_CONFIGS
 from .tasks import TASK_CONFIGS
@@ -94,7 +95,8 @@ class EvalConfig(Section):
     grok_threshold: float = Field(0.90, gt=0.0, le=1.0, description="T_grok: first eval with test acc >= this")
     mem_threshold: float = Field(0.99, gt=0.0, le=1.0, description="T_mem: first eval with train acc >= this")
     loss_rule: LossRule | None = Field(None, description="use the held-test-loss rule for T_grok instead")
-    probes: list[str] = Field(default_factory=lambda: ["accuracy", "norms", "logits"], description="registered probes to run")
+    probes: list[str] = Field(default_factory=lambda: ["accuracy", "norms", "logits"], min_length=1,
+                              description="registered probes to run (at least one: a run without metrics says nothing)")
     plugins: list[str] = Field(default_factory=list, description="modules (or .py files) imported before the probes are "
                                "looked up, wherever the run executes: a user's own probes")
 
@@ -196,8 +198,12 @@ class CheckpointConfig(Section):
                          "(ckpt/state_NNNNNNNN.pt), so that other runs can branch from it (train.fork)")
 
 
+NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component (the sweep name rule, bounded)
+
+
 class RunConfig(Section):
-    name: str = Field("run", description="a label shown in summaries")
+    name: str = Field("run", description="a label shown in summaries and the run directory's prefix: letters, "
+                      "digits, '.', '_', '-', starting with a letter or digit, at most 100 characters")
     task: TaskConfig = Field(default_factory=lambda: TASK_CONFIGS[0]())
     model: ModelConfig = Field(default_factory=lambda: MODEL_CONFIGS[0]())
     optim: OptimConfig = Field(default_factory=OptimConfig)
@@ -207,6 +213,17 @@ class RunConfig(Section):
     intervene: InterveneConfig = Field(default_factory=InterveneConfig)
     members: MembersConfig = Field(default_factory=MembersConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        # the run directory is out/<name>-<hash>: a name must never reach outside --out (issue 11)
+        import re
+
+        if not re.fullmatch(NAME_RE, v):
+            raise ValueError("must be one path component: letters, digits, '.', '_', '-', starting with a letter "
+                             "or digit, at most 100 characters")
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
@@ -251,9 +268,13 @@ def member_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
             continue
         set_path(data, key, value)
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         raise ValueError(f"members.vary value {overrides}: {format_validation_error(e)}") from None
+    bad = type_mismatch(data, cfg)
+    if bad:
+        raise ValueError(f"members.vary value {overrides}: {bad}")
+    return cfg
 
 
 # -- loading and overriding ------------------------------------------------------------------------------------
@@ -358,8 +379,11 @@ def format_validation_error(e: ValidationError) -> str:
 
 
 def validate(data: dict) -> RunConfig:
+    bad = non_finite(data)
+    if bad:
+        raise UserError(f"invalid config: {bad}")
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         msg = format_validation_error(e)
         if msg.startswith("unknown config key"):
@@ -375,6 +399,10 @@ def validate(data: dict) -> RunConfig:
                 valid = []
             msg += _did_you_mean(key, valid)
         raise UserError(f"invalid config: {msg}") from None
+    bad = type_mismatch(data, cfg)
+    if bad:
+        raise UserError(f"invalid config: {bad}")
+    return cfg
 
 
 def read_file(path: str | Path) -> dict:
