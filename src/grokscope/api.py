@@ -19,7 +19,7 @@ from typing import Any
 
 from .config import RunConfig, load_config
 from .errors import UserError, first_line
-from .store.integrity import forget
+from .store.integrity import DamagedFile, forget
 from .store.run_dir import RunDir, inside, open_run
 from .train.status import NonFiniteLoss, RunInterrupted, check_out_dir, finite_guard, sigterm_as_interrupt
 
@@ -69,7 +69,15 @@ class Run:
 
     @property
     def config(self) -> RunConfig:
-        return RunConfig.model_validate(self.dir.read_json("config.json"))
+        from pydantic import ValidationError
+
+        from .config import format_validation_error
+        from .store.integrity import DamagedFile
+
+        try:
+            return RunConfig.model_validate(self.dir.read_json("config.json"))
+        except ValidationError as e:
+            raise DamagedFile(self.path / "config.json", f"not a valid config: {format_validation_error(e)}") from None
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -218,7 +226,12 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
         rd.lock()
         try:
             if state_file.exists():
-                state = checkpoint.load(state_file, map_location="cpu")
+                try:
+                    state = checkpoint.load(state_file, map_location="cpu")
+                except DamagedFile as e:  # reported, never resumed from: the run's other files are untouched
+                    raise UserError(f"corrupt checkpoint {state_file}: {str(e).split(' is damaged ', 1)[-1]}; its "
+                                    f"metrics up to the last flush and ckpt/ are intact: delete state.pt to retrain "
+                                    "from step 0, or keep the run as it is") from None
                 try:
                     start, n_parts = load_state_dict(setup, state), int(state["n_parts"])
                 except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # readable, wrong content

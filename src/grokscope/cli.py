@@ -121,7 +121,7 @@ def resume(
 
     r = api.Run(run_dir)
     if r.complete:
-        _console(stderr=True).print(f"{run_dir} is already complete")
+        _console().print(f"{run_dir} is already complete")  # stdout: stderr stays for errors
     else:
         with _interrupt_hint():
             r = _train_with_progress(api.resume, r.config, quiet, path=run_dir, device=device, threads=threads)

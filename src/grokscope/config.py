@@ -327,10 +327,39 @@ def _yaml_loader() -> type:
     return Loader
 
 
+MAX_TEXT = 1 << 20  # a config file or --set value; configs are a few KiB
+MAX_NESTING = 32
+
+
+def check_bounded(text: str, where: str) -> None:
+    """Refuse input that would make parsing or error formatting blow up (issue 11): oversized text, brackets
+    nested deeper than ``MAX_NESTING``, YAML anchors/aliases (the billion-laughs expansion)."""
+    if len(text) > MAX_TEXT:
+        raise UserError(f"{where}: {len(text)} characters, more than the {MAX_TEXT} a config may have")
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise UserError(f"{where}: nested {deepest} levels deep (at most {MAX_NESTING})")
+    if "&" in text and "*" in text:
+        import yaml
+
+        try:
+            if any(isinstance(t, (yaml.AnchorToken, yaml.AliasToken)) for t in yaml.scan(text)):
+                raise UserError(f"{where}: YAML anchors and aliases (&name / *name) are not supported in configs")
+        except yaml.YAMLError:
+            pass  # the parser reports it
+
+
 def parse_value(text: str) -> Any:
     """A --set value: YAML scalar/list syntax (``1e-3``, ``true``, ``[0, 1]``, ``null``), else the string."""
     import yaml
 
+    check_bounded(text, "--set value")
     try:
         return yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError:
@@ -344,6 +373,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             raise UserError(f"--set expects key=value, got {item!r}")
         key, text = item.split("=", 1)
         key = key.strip()
+        if len(key) > 200 or key.count(".") > MAX_NESTING:
+            raise UserError(f"unknown config key {key[:60]!r}{'...' if len(key) > 60 else ''}")
         value = parse_value(text)
         # switching task/model family first, so the other keys are checked against the new family
         if key in ("task.name", "model.name"):
@@ -410,7 +441,13 @@ def read_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
-    text = path.read_text()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"cannot parse {path}: not UTF-8 text") from None
+    if "\x00" in text:
+        raise UserError(f"cannot parse {path}: it contains NUL bytes (not a text config)")
+    check_bounded(text, str(path))
     try:
         if path.suffix == ".toml":
             import tomllib
@@ -448,6 +485,8 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
         raise UserError(f"unknown preset or config file {str(source)!r}{_did_you_mean(str(source), PRESETS)}")
     base = data.pop("preset", None)
     if base is not None:
+        if not isinstance(base, str):
+            raise UserError(f"preset must be a preset name (a string), got {type(base).__name__}")
         if base not in PRESETS:
             raise UserError(f"unknown preset {base!r}{_did_you_mean(str(base), PRESETS)}")
         merged = copy.deepcopy(PRESETS[base].config)

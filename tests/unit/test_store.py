@@ -122,14 +122,14 @@ def test_corrupt_checkpoint_is_one_line_user_error(tmp_path, content):
     with pytest.raises(UserError) as e:
         checkpoint.load(path)
     msg = str(e.value)
-    assert msg.startswith("corrupt checkpoint") and "\n" not in msg and str(path) in msg
+    assert "corrupt checkpoint" in msg and "\n" not in msg and str(path) in msg
 
 
 def test_truncated_checkpoint(tmp_path):
     path = tmp_path / "c.pt"
     checkpoint.save(path, {"w": torch.randn(50, 50)})
     path.write_bytes(path.read_bytes()[:-200])
-    with pytest.raises(UserError, match="^corrupt checkpoint"):
+    with pytest.raises(UserError, match="corrupt checkpoint"):
         checkpoint.load(path)
 
 

@@ -29,6 +29,8 @@ from .atomic import write_atomic, write_json
 from .integrity import DamagedFile, forget, verify
 
 JSON_SHAPES: dict[str, type] = {"config.json": dict, "meta.json": dict, "members.json": list, "events.json": list}
+ROW_KEYS = {"members.json": {"member", "seed"},
+            "events.json": {"member", "seed", "t_mem", "t_grok", "delay", "censored", "budget"}}
 
 
 def inside(root: Path, path: Path) -> Path:
@@ -86,8 +88,11 @@ class RunDir:
             raise DamagedFile(f, "JSON nested too deeply") from None
         if shape is not None and not isinstance(doc, shape):
             raise DamagedFile(f, f"expected a JSON {'object' if shape is dict else 'array'}, got {type(doc).__name__}")
-        if shape is list and name in ("members.json", "events.json") and not all(isinstance(r, dict) for r in doc):
-            raise DamagedFile(f, "expected an array of objects")
+        keys = ROW_KEYS.get(name)
+        if keys and not doc:
+            raise DamagedFile(f, "expected one row per member, got an empty array")
+        if keys and not all(isinstance(r, dict) and keys <= r.keys() for r in doc):
+            raise DamagedFile(f, f"expected an array of objects with keys {sorted(keys)}")
         return doc
 
     def write_json(self, name: str, obj: Any) -> None:
