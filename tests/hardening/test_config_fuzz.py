@@ -93,7 +93,7 @@ CASES = st.one_of(
               ).map(lambda kv: f"{kv[0]}={kv[1]}"),
     _bad_name.map(lambda n: f"name={n}"),
 )
-N_HYPOTHESIS = 40
+N_HYPOTHESIS = 30
 
 
 @settings(max_examples=N_HYPOTHESIS, deadline=None, derandomize=True,
