@@ -229,7 +229,7 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
                 try:
                     state = checkpoint.load(state_file, map_location="cpu")
                 except DamagedFile as e:  # reported, never resumed from: the run's other files are untouched
-                    raise UserError(f"corrupt checkpoint {state_file}: {str(e).split(' is damaged ', 1)[-1]}; its "
+                    raise UserError(f"corrupt checkpoint {state_file}: {e.what}; its "
                                     f"metrics up to the last flush and ckpt/ are intact: delete state.pt to retrain "
                                     "from step 0, or keep the run as it is") from None
                 try:

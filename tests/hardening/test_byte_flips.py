@@ -8,8 +8,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import pytest
-
 from grokscope.store import checkpoint
 from grokscope.store.integrity import DamagedFile
 from grokscope.store.run_dir import RunDir, read_parquet

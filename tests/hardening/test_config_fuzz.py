@@ -59,7 +59,8 @@ FILES = {
     "list.yaml": "- 1\n- 2\n", "scalar.yaml": "5\n", "bad.yaml": "task: [\n", "bad.toml": "task = [\n",
     "preset-list.yaml": "preset: [quick]\n", "preset-dict.yaml": "preset: {a: 1}\n",
     "preset-unknown.toml": 'preset = "quikc"\n', "name-escape.toml": 'preset = "quick"\nname = "../../x"\n',
-    "name-abs.toml": 'preset = "quick"\nname = "/tmp/x"\n', "bool-wd-off.toml": 'preset = "quick"\n[intervene]\nwd_off_step = false\n',
+    "name-abs.toml": 'preset = "quick"\nname = "/tmp/x"\n',
+    "bool-wd-off.toml": 'preset = "quick"\n[intervene]\nwd_off_step = false\n',
     "inf-lr.toml": 'preset = "quick"\n[optim]\nlr = inf\n', "nan-wd.toml": 'preset = "quick"\n[optim]\nwd = nan\n',
     "section-scalar.yaml": "preset: quick\ntask: 5\n", "section-list.yaml": "preset: quick\noptim: [1, 2]\n",
     "laughs.yaml": "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -83,7 +83,7 @@ def test_damaged_checkpoint_is_refused(damage, run_copy):
 
     DAMAGES[damage](_last_ckpt(run_copy))
     r = gs.load_run(run_copy)
-    with pytest.raises(UserError, match="damaged"):
+    with pytest.raises(UserError, match="corrupt checkpoint"):
         r.load_checkpoint(r.checkpoint_steps()[-1])
 
 

@@ -22,7 +22,10 @@ def save(path: Path, obj: dict[str, Any]) -> None:
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
-    verify(path)  # flipped bytes in tensor data would otherwise load as silently altered weights
+    try:
+        verify(path)  # flipped bytes in tensor data would otherwise load as silently altered weights
+    except DamagedFile as e:
+        raise DamagedFile(path, e.what, f"corrupt checkpoint {path}: {e.what}") from None
     try:
         with warnings.catch_warnings():  # a raw (non-zip) pickle makes torch warn before failing: one line only
             warnings.simplefilter("ignore")
@@ -37,9 +40,10 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
             reason = f"truncated or not a torch checkpoint ({type(e).__name__})"
         else:
             reason = first_line(e, 200)
-        raise DamagedFile(path, f"corrupt checkpoint: {reason}") from None
+        raise DamagedFile(path, reason, f"corrupt checkpoint {path}: {reason}") from None
     if not isinstance(obj, dict):
-        raise DamagedFile(path, f"corrupt checkpoint: holds a {type(obj).__name__}, not a dict")
+        what = f"holds a {type(obj).__name__}, not a dict"
+        raise DamagedFile(path, what, f"corrupt checkpoint {path}: {what}")
     return obj
 
 

@@ -17,14 +17,15 @@ from pathlib import Path
 from ..errors import UserError
 
 CHUNK = 1 << 20
+CHECKSUM_MISMATCH = "its checksum does not match the one recorded when it was written"
 
 
 class DamagedFile(UserError):
     """A stored file whose content no longer matches its recorded checksum (or cannot be parsed)."""
 
-    def __init__(self, path: Path, what: str) -> None:
-        super().__init__(f"{path} is damaged ({what})")
-        self.path = path
+    def __init__(self, path: Path, what: str, message: str | None = None) -> None:
+        super().__init__(message or f"{path} is damaged ({what})")
+        self.path, self.what = path, what
 
 
 def _umask() -> int:
@@ -88,7 +89,7 @@ def verify(path: Path) -> None:
         return
     actual = digest(path)
     if actual != doc["sha256"] and actual != doc.get("prev"):
-        raise DamagedFile(path, "its checksum does not match the one recorded when it was written")
+        raise DamagedFile(path, CHECKSUM_MISMATCH)
 
 
 def forget(path: Path) -> None:
