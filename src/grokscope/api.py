@@ -187,6 +187,7 @@ def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = Non
         cfg = load_config(cfg.model_dump(mode="json"), overrides)
     path = inside(Path(out), Path(out) / f"{cfg.name}-{cfg.run_id()}")  # the name is one path component (config)
     check_out_dir(Path(out))
+    _remove_stale_temp_dirs(path)
     if RunDir(path).exists():
         existing = Run(path)
         return existing if existing.complete else resume(path, device, threads, on_eval)
@@ -214,6 +215,7 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
 
     r = Run(path)
     if r.complete:
+        _tidy_complete(r)
         return r
     cfg = r.config
     dev = pick_device(device)
@@ -287,6 +289,45 @@ def members_json(setup: Any) -> list[dict[str, Any]]:
             for m, row in enumerate(setup.table)]
 
 
+STALE_SECONDS = 300  # a run directory is made in well under a second; an older temp dir was left by a kill
+
+
+def _remove_stale_temp_dirs(path: Path) -> None:
+    """Temp dirs ``.<run>.XXXX`` of this run's creation cut short by a kill (issue 11: left in --out forever)."""
+    if not path.parent.is_dir():
+        return
+    now = time.time()
+    for d in path.parent.glob(f".{path.name}.*"):
+        try:
+            if d.is_dir() and now - d.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _tidy_complete(r: Run) -> None:
+    """A complete run missing curves.png (a kill or a full disk while plotting) gets it redrawn; temp files of
+    plots cut short are removed once stale."""
+    now = time.time()
+    for f in r.path.glob(".*.tmp"):
+        try:
+            if now - f.stat().st_mtime > STALE_SECONDS:
+                f.unlink(missing_ok=True)
+        except OSError:
+            continue
+    if not (r.path / "curves.png").is_file():
+        _plot(r)
+
+
+def _plot(r: Run) -> None:
+    try:
+        from .report.curves import plot_run
+
+        plot_run(r, r.path / "curves.png")
+    except Exception:  # noqa: BLE001 - a plotting failure must not lose a finished run (resume redraws it)
+        pass
+
+
 def _create_run_dir(path: Path, cfg: RunConfig, setup: Any, device: str, threads: int) -> None:
     """Write config, members and meta into a temp dir and rename it into place: never a half-made run."""
     from . import meta
@@ -339,12 +380,7 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
     finally:
         rd.unlock()
     r = Run(rd.path)
-    try:
-        from .report.curves import plot_run
-
-        plot_run(r, rd.path / "curves.png")
-    except Exception:  # noqa: BLE001 - a plotting failure must not lose a finished run
-        pass
+    _plot(r)
     return r
 
 

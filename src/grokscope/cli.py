@@ -122,6 +122,7 @@ def resume(
     r = api.Run(run_dir)
     if r.complete:
         _console().print(f"{run_dir} is already complete")  # stdout: stderr stays for errors
+        r = api.resume(run_dir)  # returns it unchanged, after redrawing a missing curves.png
     else:
         with _interrupt_hint():
             r = _train_with_progress(api.resume, r.config, quiet, path=run_dir, device=device, threads=threads)

@@ -162,7 +162,7 @@ def test_atomic_write_json(tmp_path):
     assert json.loads(target.read_text()) == {"x": 1, "y": [1, 2]}
     write_json(target, {"x": 2})
     assert json.loads(target.read_text()) == {"x": 2}
-    assert sorted(p.name for p in target.parent.iterdir()) == ["a.json"]
+    assert sorted(p.name for p in target.parent.iterdir()) == [".a.json.sha256", "a.json"]  # + its checksum
 
 
 def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path):
@@ -176,7 +176,7 @@ def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path):
     with pytest.raises(RuntimeError):
         write_atomic(target, boom)
     assert json.loads(target.read_text()) == {"ok": True}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a.json.sha256", "a.json"]
 
 
 # -- a tiny run through the API ---------------------------------------------------------------------------------------
