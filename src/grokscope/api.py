@@ -255,7 +255,10 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
 def _setup(cfg: RunConfig, device: str) -> Any:
     import torch
 
+    from .train import budget
     from .train.setup import build
+
+    budget.check(cfg, device)  # before anything is allocated
 
     try:
         return build(cfg, torch.device(device))
