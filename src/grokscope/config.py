@@ -177,6 +177,8 @@ class MembersConfig(Section):
             raise ValueError("members.seeds must be >= 1")
         if isinstance(self.seeds, list) and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
             raise ValueError("members.seeds must be a non-empty list of distinct seeds")
+        if isinstance(self.seeds, list) and min(self.seeds) < 0:  # the sweep rule too: torch seeds are >= 0
+            raise ValueError(f"members.seeds must be non-negative, got {min(self.seeds)}")
         lengths = {len(v) for v in self.vary.values()}
         if len(lengths) > 1:
             raise ValueError(f"members.vary lists must have equal lengths, got {sorted(lengths)}")
@@ -227,6 +229,9 @@ class RunConfig(Section):
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
+        split_seed = getattr(self.task, "split_seed", None)
+        if isinstance(split_seed, int) and split_seed < 0:  # else torch's "expected non-negative integer", no key
+            raise ValueError(f"task.split_seed must be >= 0 (or null: one split per member seed), got {split_seed}")
         if self.train.batch_size is not None and self.train.batch_size < 1:
             raise ValueError("train.batch_size must be >= 1")
         for key, values in self.members.vary.items():

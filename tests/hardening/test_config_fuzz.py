@@ -34,7 +34,7 @@ HAND += [(f"members.vary.{k}=[{v}, 1e-3]",) for k in PACK[:3] for v in (".inf", 
 HAND += [(f"name={n}",) for n in ("../../escaped", "/abs/path", "a/b/c", ".hidden", "..", ".", "a\x00b", "x" * 300,
                                     "ünïcode", "name with space", "-dash", "a\\b", "[1, 2]", "{a: 1}", "''")]
 HAND += [("eval.probes=[]",), ("members.seeds=[]",), ("members.seeds=[true]",), ("members.seeds=[1, 1]",),
-         ("members.seeds=0",), ("members.seeds=-3",), ("train.steps=-1",), ("train.steps=abc",),
+         ("members.seeds=0",), ("members.seeds=[-1, 2]",), ("task.split_seed=-1",), ("members.seeds=-3",), ("train.steps=-1",), ("train.steps=abc",),
          ("optim.lr=-1",), ("optim.lr=0",), ("task.p=1",), ("task.frac=1.5",), ("task.frac=-0.1",),
          ("optim.name=lion",), ("loss.name=hinge",), ("model.name=resnet",), ("task.name=sorting",),
          ("optim.lrr=1",), ("trian.steps=1",), ("optim.lr",), ("=1",), ("optim.lr=[1e-3]",), ("optim.lr={a: 1}",),

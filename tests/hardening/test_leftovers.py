@@ -56,3 +56,31 @@ def test_out_unwritable(capsys, tmp_path):
     d = tmp_path / "ro"
     d.mkdir(mode=0o500)
     assert_one_line(cli(capsys, "run", "quick", "--out", d, "-q", "--set", "train.steps=1"), "not writable")
+
+
+@pytest.mark.parametrize("err", [28, 13, 30])  # ENOSPC, EACCES, EROFS
+def test_disk_full_is_one_line(err, capsys, tmp_path, monkeypatch):
+    """An OSError from the disk (full, read-only, permission) is one line that says the files are intact."""
+    import grokscope.api as api
+
+    def full(*a, **k):
+        raise OSError(err, os.strerror(err), str(tmp_path / "x"))
+
+    monkeypatch.setattr(api, "run", full)
+    line = assert_one_line(cli(capsys, "run", "quick", "--out", tmp_path, "-q", "--set", "train.steps=1"))
+    assert os.strerror(err) in line and "intact" in line
+
+
+def test_catalog_skips_a_damaged_document_with_one_warning(tiny_run, tmp_path):
+    import shutil
+
+    from grokscope.store.catalog import Catalog
+
+    for name in ("a", "b"):
+        shutil.copytree(tiny_run, tmp_path / name / tiny_run.name)
+    meta = tmp_path / "b" / tiny_run.name / "meta.json"
+    meta.write_bytes(meta.read_bytes().replace(b"complete", b"cOmplete"))  # valid JSON, checksum mismatch
+    with Catalog(tmp_path, cache=False) as cat:
+        assert cat.query("select count(*) from runs").rows[0][0] == 1
+        bad = [w for w in cat.warnings if "b/" in w]
+        assert len(bad) <= 2 and any("meta.json" in w and "damaged" in w for w in bad), cat.warnings
