@@ -168,6 +168,17 @@ class Catalog:
         self.files = [(p, rid) for rid, rel in self.rel_of.items() for p in self.found[rel].files]
         self.files += [(p, rid) for rid, rel in self.rel_of.items() for p in self.found[rel].offline]
         metrics_view(self.con, "metrics", self.files, self.warnings)
+        self._mark_dead_writers()
+
+    def _mark_dead_writers(self) -> None:
+        """A run whose meta.json says running but whose lock nobody holds lost its writer (kill -9): it is
+        catalogued as interrupted, never as running (issue 11). Checked live, never cached."""
+        from .run_dir import RunDir
+
+        running = self.con.execute("select run_id from runs where status = 'running'").fetchall()
+        dead = [rid for (rid,) in running if not RunDir(self.root / self.rel_of[rid]).writer_alive()]
+        for rid in dead:
+            self.con.execute("update runs set status = 'interrupted' where run_id = ?", [rid])
 
     # -- queries -------------------------------------------------------------------------------------------------
     def query(self, sql: str, params: list | None = None) -> QueryResult:
