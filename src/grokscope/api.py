@@ -19,7 +19,9 @@ from typing import Any
 
 from .config import RunConfig, load_config
 from .errors import UserError, first_line
-from .store.run_dir import RunDir, open_run
+from .store.integrity import DamagedFile, forget
+from .store.run_dir import RunDir, inside, open_run
+from .train.status import NonFiniteLoss, RunInterrupted, check_out_dir, finite_guard, sigterm_as_interrupt
 
 DEFAULT_THREADS = 1  # DESIGN.md: small models lose to thread contention; measured in benchmarks/bench_threads.py
 
@@ -67,16 +69,33 @@ class Run:
 
     @property
     def config(self) -> RunConfig:
+        from pydantic import ValidationError
+
+        from .config import format_validation_error
+        from .store.integrity import DamagedFile
+
         raw = self.dir.read_json("config.json")
         if isinstance(raw, dict) and "imported" in raw:  # grokscope.laws.importer: the source's parameters, no model
             raise UserError(f"{self.path} was imported from {raw['imported'].get('source', 'published results')}: it "
                             "has per-seed events and curves (catalog, fit, report) but no grokscope config to plot, "
                             "resume or rebuild a model from")
-        return RunConfig.model_validate(raw)
+        try:
+            return RunConfig.model_validate(raw)
+        except ValidationError as e:
+            raise DamagedFile(self.path / "config.json", f"not a valid config: {format_validation_error(e)}") from None
 
     @property
     def meta(self) -> dict[str, Any]:
-        return self.dir.read_json("meta.json")
+        """meta.json; a run that says "running" while no process holds its lock lost its writer (kill -9, power
+        loss): it reads as "interrupted" (issue 11), never as running."""
+        meta = self.dir.read_json("meta.json")
+        if meta.get("status") == "running" and not self.dir.writer_alive():
+            meta["status"] = "interrupted"
+        return meta
+
+    @property
+    def status(self) -> str | None:
+        return self.meta.get("status")
 
     @property
     def members(self) -> list[dict[str, Any]]:
@@ -171,7 +190,9 @@ def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = Non
     cfg = config if isinstance(config, RunConfig) else load_config(config, overrides)
     if isinstance(config, RunConfig) and overrides:
         cfg = load_config(cfg.model_dump(mode="json"), overrides)
-    path = Path(out) / f"{cfg.name}-{cfg.run_id()}"
+    path = inside(Path(out), Path(out) / f"{cfg.name}-{cfg.run_id()}")  # the name is one path component (config)
+    check_out_dir(Path(out))
+    _remove_stale_temp_dirs(path)
     if RunDir(path).exists():
         existing = Run(path)
         return existing if existing.complete else resume(path, device, threads, on_eval)
@@ -199,6 +220,7 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
 
     r = Run(path)
     if r.complete:
+        _tidy_complete(r)
         return r
     cfg = r.config
     dev = pick_device(device)
@@ -211,7 +233,12 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
         rd.lock()
         try:
             if state_file.exists():
-                state = checkpoint.load(state_file, map_location="cpu")
+                try:
+                    state = checkpoint.load(state_file, map_location="cpu")
+                except DamagedFile as e:  # reported, never resumed from: the run's other files are untouched
+                    raise UserError(f"corrupt checkpoint {state_file}: {e.what}; its "
+                                    f"metrics up to the last flush and ckpt/ are intact: delete state.pt to retrain "
+                                    "from step 0, or keep the run as it is") from None
                 try:
                     start, n_parts = load_state_dict(setup, state), int(state["n_parts"])
                 except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # readable, wrong content
@@ -233,7 +260,10 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
 def _setup(cfg: RunConfig, device: str) -> Any:
     import torch
 
+    from .train import budget
     from .train.setup import build
+
+    budget.check(cfg, device)  # before anything is allocated
 
     try:
         return build(cfg, torch.device(device))
@@ -267,6 +297,45 @@ def members_json(setup: Any) -> list[dict[str, Any]]:
             for m, row in enumerate(setup.table)]
 
 
+STALE_SECONDS = 300  # a run directory is made in well under a second; an older temp dir was left by a kill
+
+
+def _remove_stale_temp_dirs(path: Path) -> None:
+    """Temp dirs ``.<run>.XXXX`` of this run's creation cut short by a kill (issue 11: left in --out forever)."""
+    if not path.parent.is_dir():
+        return
+    now = time.time()
+    for d in path.parent.glob(f".{path.name}.*"):
+        try:
+            if d.is_dir() and now - d.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _tidy_complete(r: Run) -> None:
+    """A complete run missing curves.png (a kill or a full disk while plotting) gets it redrawn; temp files of
+    plots cut short are removed once stale."""
+    now = time.time()
+    for f in r.path.glob(".*.tmp"):
+        try:
+            if now - f.stat().st_mtime > STALE_SECONDS:
+                f.unlink(missing_ok=True)
+        except OSError:
+            continue
+    if not (r.path / "curves.png").is_file():
+        _plot(r)
+
+
+def _plot(r: Run) -> None:
+    try:
+        from .report.curves import plot_run
+
+        plot_run(r, r.path / "curves.png")
+    except Exception:  # noqa: BLE001 - a plotting failure must not lose a finished run (resume redraws it)
+        pass
+
+
 def _create_run_dir(path: Path, cfg: RunConfig, setup: Any, device: str, threads: int) -> None:
     """Write config, members and meta into a temp dir and rename it into place: never a half-made run."""
     from . import meta
@@ -278,7 +347,12 @@ def _create_run_dir(path: Path, cfg: RunConfig, setup: Any, device: str, threads
         rd.write_json("config.json", cfg.model_dump(mode="json"))
         rd.write_json("members.json", members_json(setup))
         rd.write_json("meta.json", {"run_id": path.name, **meta.collect(str(setup.device), threads)})
-        os.rename(tmp, path)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if RunDir(path).exists():  # an identical run started at the same moment made it first
+                raise UserError(f"run {path} is being written by another process") from None
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -290,8 +364,17 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
 
     rd.lock()
     try:
+        rd.update_meta(status="running")
         t0 = time.monotonic()
-        last = train(setup, rec, start=start, on_eval=on_eval)
+        try:
+            with sigterm_as_interrupt():
+                last = train(setup, rec, start=start, on_eval=finite_guard(on_eval))
+        except KeyboardInterrupt:
+            rd.update_meta(status="interrupted")
+            raise RunInterrupted(rd.path, rec.steps[-1] if rec.steps else start) from None
+        except NonFiniteLoss as e:
+            rd.update_meta(status="failed", reason=str(e))
+            raise UserError(f"run {rd.path} failed: {e}") from None
         elapsed = time.monotonic() - t0
         rd.compact()
         rd.write_json("events.json", rec.events_json(setup.table, setup.cfg.eval, setup.probes.events()))
@@ -301,16 +384,11 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
                        steps_per_second=round((last - start) / elapsed, 2) if elapsed > 0 else None,
                        label_free=dict(sorted(label_free.items())),
                        probes={p.name: p.describe() for p in setup.probes.probes})
-        (rd.path / "state.pt").unlink(missing_ok=True)
+        forget(rd.path / "state.pt")
     finally:
         rd.unlock()
     r = Run(rd.path)
-    try:
-        from .report.curves import plot_run
-
-        plot_run(r, rd.path / "curves.png")
-    except Exception:  # noqa: BLE001 - a plotting failure must not lose a finished run
-        pass
+    _plot(r)
     return r
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -72,6 +76,20 @@ def _train_with_progress(fn: Any, cfg: Any, quiet: bool, **kwargs: Any) -> Any:
             progress.stop()
 
 
+@contextmanager
+def _interrupt_hint() -> Iterator[None]:
+    """Ctrl-C / SIGTERM while training: the run is already marked interrupted; say how to continue, exit 130
+    (inside the command: click turns a KeyboardInterrupt that reaches it into a bare Abort)."""
+    from .train.status import RunInterrupted
+
+    try:
+        yield
+    except RunInterrupted as e:
+        sys.stdout.flush()
+        sys.stderr.write(e.resume_hint() + "\n")
+        raise typer.Exit(130) from None
+
+
 @app.command()
 def run(
     config: str = typer.Argument(..., help="preset name (see `grokscope presets`) or a TOML/YAML config file"),
@@ -86,7 +104,8 @@ def run(
     from .config import load_config
 
     cfg = load_config(config, set_)
-    r = _train_with_progress(api.run, cfg, quiet, config=cfg, out=out, device=device, threads=threads)
+    with _interrupt_hint():
+        r = _train_with_progress(api.run, cfg, quiet, config=cfg, out=out, device=device, threads=threads)
     _summary(r)
 
 
@@ -102,9 +121,11 @@ def resume(
 
     r = api.Run(run_dir)
     if r.complete:
-        _console(stderr=True).print(f"{run_dir} is already complete")
+        _console().print(f"{run_dir} is already complete")  # stdout: stderr stays for errors
+        r = api.resume(run_dir)  # returns it unchanged, after redrawing a missing curves.png
     else:
-        r = _train_with_progress(api.resume, r.config, quiet, path=run_dir, device=device, threads=threads)
+        with _interrupt_hint():
+            r = _train_with_progress(api.resume, r.config, quiet, path=run_dir, device=device, threads=threads)
     _summary(r)
 
 
@@ -221,6 +242,12 @@ def main() -> None:
         if type(e).__name__ == "Abort":
             sys.stderr.write("aborted\n")
             raise SystemExit(130) from None
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            # disk full / read-only / permission: the store's atomic writes left every file whole
+            where = f" ({e.filename})" if e.filename else ""
+            sys.stderr.write(f"error: {os.strerror(e.errno)}{where}; files written so far are intact: free space "
+                             "(or fix permissions) and rerun, or `grokscope resume RUN` for a run\n")
+            raise SystemExit(2) from None
         raise
     raise SystemExit(code if isinstance(code, int) else 0)
 

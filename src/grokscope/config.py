@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .config_strict import non_finite, type_mismatch
 from .errors import UserError, first_line
 from .models import MODEL_CONFIGS
 from .tasks import TASK_CONFIGS
@@ -94,7 +95,8 @@ class EvalConfig(Section):
     grok_threshold: float = Field(0.90, gt=0.0, le=1.0, description="T_grok: first eval with test acc >= this")
     mem_threshold: float = Field(0.99, gt=0.0, le=1.0, description="T_mem: first eval with train acc >= this")
     loss_rule: LossRule | None = Field(None, description="use the held-test-loss rule for T_grok instead")
-    probes: list[str] = Field(default_factory=lambda: ["accuracy", "norms", "logits"], description="registered probes to run")
+    probes: list[str] = Field(default_factory=lambda: ["accuracy", "norms", "logits"], min_length=1,
+                              description="registered probes to run (at least one: a run without metrics says nothing)")
     plugins: list[str] = Field(default_factory=list, description="modules (or .py files) imported before the probes are "
                                "looked up, wherever the run executes: a user's own probes")
 
@@ -175,6 +177,8 @@ class MembersConfig(Section):
             raise ValueError("members.seeds must be >= 1")
         if isinstance(self.seeds, list) and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
             raise ValueError("members.seeds must be a non-empty list of distinct seeds")
+        if isinstance(self.seeds, list) and min(self.seeds) < 0:  # the sweep rule too: torch seeds are >= 0
+            raise ValueError(f"members.seeds must be non-negative, got {min(self.seeds)}")
         lengths = {len(v) for v in self.vary.values()}
         if len(lengths) > 1:
             raise ValueError(f"members.vary lists must have equal lengths, got {sorted(lengths)}")
@@ -196,8 +200,12 @@ class CheckpointConfig(Section):
                          "(ckpt/state_NNNNNNNN.pt), so that other runs can branch from it (train.fork)")
 
 
+NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component (the sweep name rule, bounded)
+
+
 class RunConfig(Section):
-    name: str = Field("run", description="a label shown in summaries")
+    name: str = Field("run", description="a label shown in summaries and the run directory's prefix: letters, "
+                      "digits, '.', '_', '-', starting with a letter or digit, at most 100 characters")
     task: TaskConfig = Field(default_factory=lambda: TASK_CONFIGS[0]())
     model: ModelConfig = Field(default_factory=lambda: MODEL_CONFIGS[0]())
     optim: OptimConfig = Field(default_factory=OptimConfig)
@@ -208,8 +216,22 @@ class RunConfig(Section):
     members: MembersConfig = Field(default_factory=MembersConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        # the run directory is out/<name>-<hash>: a name must never reach outside --out (issue 11)
+        import re
+
+        if not re.fullmatch(NAME_RE, v):
+            raise ValueError("must be one path component: letters, digits, '.', '_', '-', starting with a letter "
+                             "or digit, at most 100 characters")
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
+        split_seed = getattr(self.task, "split_seed", None)
+        if isinstance(split_seed, int) and split_seed < 0:  # else torch's "expected non-negative integer", no key
+            raise ValueError(f"task.split_seed must be >= 0 (or null: one split per member seed), got {split_seed}")
         if self.train.batch_size is not None and self.train.batch_size < 1:
             raise ValueError("train.batch_size must be >= 1")
         for key, values in self.members.vary.items():
@@ -251,9 +273,13 @@ def member_config(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
             continue
         set_path(data, key, value)
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         raise ValueError(f"members.vary value {overrides}: {format_validation_error(e)}") from None
+    bad = type_mismatch(data, cfg)
+    if bad:
+        raise ValueError(f"members.vary value {overrides}: {bad}")
+    return cfg
 
 
 # -- loading and overriding ------------------------------------------------------------------------------------
@@ -306,10 +332,39 @@ def _yaml_loader() -> type:
     return Loader
 
 
+MAX_TEXT = 1 << 20  # a config file or --set value; configs are a few KiB
+MAX_NESTING = 32
+
+
+def check_bounded(text: str, where: str) -> None:
+    """Refuse input that would make parsing or error formatting blow up (issue 11): oversized text, brackets
+    nested deeper than ``MAX_NESTING``, YAML anchors/aliases (the billion-laughs expansion)."""
+    if len(text) > MAX_TEXT:
+        raise UserError(f"{where}: {len(text)} characters, more than the {MAX_TEXT} a config may have")
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise UserError(f"{where}: nested {deepest} levels deep (at most {MAX_NESTING})")
+    if "&" in text and "*" in text:
+        import yaml
+
+        try:
+            if any(isinstance(t, (yaml.AnchorToken, yaml.AliasToken)) for t in yaml.scan(text)):
+                raise UserError(f"{where}: YAML anchors and aliases (&name / *name) are not supported in configs")
+        except yaml.YAMLError:
+            pass  # the parser reports it
+
+
 def parse_value(text: str) -> Any:
     """A --set value: YAML scalar/list syntax (``1e-3``, ``true``, ``[0, 1]``, ``null``), else the string."""
     import yaml
 
+    check_bounded(text, "--set value")
     try:
         return yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError:
@@ -323,6 +378,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             raise UserError(f"--set expects key=value, got {item!r}")
         key, text = item.split("=", 1)
         key = key.strip()
+        if len(key) > 200 or key.count(".") > MAX_NESTING:
+            raise UserError(f"unknown config key {key[:60]!r}{'...' if len(key) > 60 else ''}")
         value = parse_value(text)
         # switching task/model family first, so the other keys are checked against the new family
         if key in ("task.name", "model.name"):
@@ -358,8 +415,11 @@ def format_validation_error(e: ValidationError) -> str:
 
 
 def validate(data: dict) -> RunConfig:
+    bad = non_finite(data)
+    if bad:
+        raise UserError(f"invalid config: {bad}")
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         msg = format_validation_error(e)
         if msg.startswith("unknown config key"):
@@ -375,6 +435,10 @@ def validate(data: dict) -> RunConfig:
                 valid = []
             msg += _did_you_mean(key, valid)
         raise UserError(f"invalid config: {msg}") from None
+    bad = type_mismatch(data, cfg)
+    if bad:
+        raise UserError(f"invalid config: {bad}")
+    return cfg
 
 
 def read_file(path: str | Path) -> dict:
@@ -382,7 +446,13 @@ def read_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
-    text = path.read_text()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"cannot parse {path}: not UTF-8 text") from None
+    if "\x00" in text:
+        raise UserError(f"cannot parse {path}: it contains NUL bytes (not a text config)")
+    check_bounded(text, str(path))
     try:
         if path.suffix == ".toml":
             import tomllib
@@ -420,6 +490,8 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
         raise UserError(f"unknown preset or config file {str(source)!r}{_did_you_mean(str(source), PRESETS)}")
     base = data.pop("preset", None)
     if base is not None:
+        if not isinstance(base, str):
+            raise UserError(f"preset must be a preset name (a string), got {type(base).__name__}")
         if base not in PRESETS:
             raise UserError(f"unknown preset {base!r}{_did_you_mean(str(base), PRESETS)}")
         merged = copy.deepcopy(PRESETS[base].config)

@@ -84,8 +84,13 @@ def test_packed_vary_values(tmp_path: Path) -> None:
 
 
 def test_running_run_parts_and_events_from_metrics(tmp_path: Path) -> None:
+    from grokscope.store.run_dir import RunDir
+
     write_run(tmp_path, "live", t_grok=[50, None], complete=False)
+    writer = RunDir(tmp_path / "live")
+    writer.lock()  # a live writer holds the lock (without one, a "running" run reads as interrupted)
     cat = Catalog(tmp_path)
+    writer.unlock()
     assert cat.query("select status from runs").rows == [("running",)]
     n = sum(pq.read_metadata(f).num_rows for f in (tmp_path / "live" / "metrics").glob("part-*.parquet"))
     assert cat.query("select count(*) from metrics").rows == [(n,)]

@@ -1,4 +1,5 @@
-"""Atomic file writes: write a temp file in the same directory, fsync, then rename over the target."""
+"""Atomic file writes: write a temp file in the same directory, fsync, record its checksum, then rename over the
+target."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], None], checksum: bool = True) -> None:
+    """Write ``path`` via ``write(tmp)``; with ``checksum``, its SHA-256 sidecar first (``store/integrity.py``)."""
+    from .integrity import digest, record
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -22,6 +26,8 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         write(Path(tmp))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        if checksum:
+            record(path, digest(Path(tmp)))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

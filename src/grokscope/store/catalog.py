@@ -168,29 +168,65 @@ class Catalog:
         self.files = [(p, rid) for rid, rel in self.rel_of.items() for p in self.found[rel].files]
         self.files += [(p, rid) for rid, rel in self.rel_of.items() for p in self.found[rel].offline]
         metrics_view(self.con, "metrics", self.files, self.warnings)
+        self._mark_dead_writers()
+
+    def _mark_dead_writers(self) -> None:
+        """A run whose meta.json says running but whose lock nobody holds lost its writer (kill -9): it is
+        catalogued as interrupted, never as running (issue 11). Checked live, never cached."""
+        from .run_dir import RunDir
+
+        running = self.con.execute("select run_id from runs where status = 'running'").fetchall()
+        dead = [rid for (rid,) in running if not RunDir(self.root / self.rel_of[rid]).writer_alive()]
+        for rid in dead:
+            self.con.execute("update runs set status = 'interrupted' where run_id = ?", [rid])
 
     # -- queries -------------------------------------------------------------------------------------------------
     def query(self, sql: str, params: list | None = None) -> QueryResult:
         """Run SQL; a mistake in it (or a metrics file that vanished under a running sweep, or is corrupt) is a
         one-line UserError."""
-        import duckdb
 
-        try:
+        def run() -> QueryResult:
             cur = self.con.execute(sql, params or [])
             if cur.description is None:
                 return QueryResult([], [])
             return QueryResult([d[0] for d in cur.description], cur.fetchall())
-        except duckdb.Error as e:
-            raise UserError(f"query failed: {first_line(e, hints=True)}") from None
+
+        return self._retrying(run)
+
+    def _retrying(self, fn: Any) -> Any:
+        """``fn()``; when a metrics file vanished (a run compacting its chunks under us: issue 11) the metrics
+        files are listed again and the query rerun, so it sees a consistent snapshot of that run."""
+        import duckdb
+
+        for attempt in range(4):
+            try:
+                return fn()
+            except duckdb.IOException as e:
+                if attempt == 3:
+                    raise UserError(f"query failed: {first_line(e, hints=True)}") from None
+                self._relist_metrics()
+            except duckdb.Error as e:
+                raise UserError(f"query failed: {first_line(e, hints=True)}") from None
+
+    def _relist_metrics(self) -> None:
+        import os
+
+        from .catalog_scan import inspect_run
+
+        for f in self.found.values():
+            try:
+                entries = {e.name: e for e in os.scandir(f.path)}
+                _, f.files, f.offline = inspect_run(entries, [])
+            except OSError:
+                f.files, f.offline = [], []
+        self.files = [(p, rid) for rid, rel in self.rel_of.items() for p in self.found[rel].files]
+        self.files += [(p, rid) for rid, rel in self.rel_of.items() for p in self.found[rel].offline]
+        metrics_view(self.con, "metrics", self.files, self.warnings)
 
     def df(self, sql: str, params: list | None = None) -> Any:
         """A query as a pandas DataFrame."""
-        import duckdb
 
-        try:
-            return self.con.execute(sql, params or []).df()
-        except duckdb.Error as e:
-            raise UserError(f"query failed: {first_line(e, hints=True)}") from None
+        return self._retrying(lambda: self.con.execute(sql, params or []).df())
 
     def columns(self, table: str) -> list[str]:
         return [d[0] for d in self.con.execute(f"select * from {table} limit 0").description]

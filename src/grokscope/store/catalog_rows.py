@@ -39,12 +39,20 @@ def flatten(d: dict, prefix: str = "", out: dict | None = None) -> dict[str, Any
 
 def read_json(path: str, name: str, warnings: list[str]) -> Any:
     """A JSON document of a directory; None (and a warning) when it is unreadable, None when it is missing."""
+    from pathlib import Path
+
+    from .integrity import DamagedFile, verify
+
     try:
-        with open(os.path.join(path, name)) as f:
+        verify(Path(path, name))  # a checksum mismatch is a damaged document: warned about, not catalogued
+        with open(os.path.join(path, name), encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as e:
+    except DamagedFile as e:
+        warnings.append(f"{path}: cannot read {name}: damaged ({e.what})")
+        return None
+    except (OSError, ValueError, RecursionError) as e:
         warnings.append(f"{path}: cannot read {name}: {e}")
         return None
 

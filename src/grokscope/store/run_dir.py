@@ -24,8 +24,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from .atomic import write_atomic, write_json
+from .integrity import DamagedFile, forget, verify
+
+JSON_SHAPES: dict[str, type] = {"config.json": dict, "meta.json": dict, "members.json": list, "events.json": list}
+ROW_KEYS = {"members.json": {"member", "seed"},
+            "events.json": {"member", "seed", "t_mem", "t_grok", "delay", "censored", "budget"}}
+
+
+def inside(root: Path, path: Path) -> Path:
+    """``path`` if it lies inside ``root`` once both are resolved (symlinks, '..'), else a UserError."""
+    r, p = Path(os.path.abspath(root)), Path(os.path.abspath(path))
+    if p != r and r not in p.parents:
+        raise UserError(f"{path} lies outside {root}; refused")
+    return path
 
 METRICS_SCHEMA = pa.schema([("step", pa.int64()), ("member", pa.int32()), ("metric", pa.string()),
                             ("value", pa.float64())])
@@ -53,17 +66,37 @@ class RunDir:
         return (self.path / "config.json").is_file()
 
     # -- json documents -----------------------------------------------------------------------------------------
-    def read_json(self, name: str) -> Any:
-        f = self.path / name
+    def child(self, name: str) -> Path:
+        """``self.path / name``, refused unless it stays inside the run directory (no '..', no absolute name)."""
+        return inside(self.path, self.path / name)
+
+    def read_json(self, name: str, shape: type | None = None) -> Any:
+        """A JSON document of the run, checksum-verified; ``shape`` (dict or list): the top-level type it must have.
+        A default shape is known for the store's own documents."""
+        f = self.child(name)
+        shape = shape or JSON_SHAPES.get(name)
         try:
-            return json.loads(f.read_text())
+            verify(f)
+            doc = json.loads(f.read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise UserError(f"{self.path} is not a grokscope run (no {name})") from None
+        except UnicodeDecodeError:
+            raise DamagedFile(f, "not UTF-8 text") from None
         except json.JSONDecodeError as e:
-            raise UserError(f"{f} is corrupt: {e}") from None
+            raise DamagedFile(f, f"invalid JSON: {e}") from None
+        except RecursionError:
+            raise DamagedFile(f, "JSON nested too deeply") from None
+        if shape is not None and not isinstance(doc, shape):
+            raise DamagedFile(f, f"expected a JSON {'object' if shape is dict else 'array'}, got {type(doc).__name__}")
+        keys = ROW_KEYS.get(name)
+        if keys and not doc:
+            raise DamagedFile(f, "expected one row per member, got an empty array")
+        if keys and not all(isinstance(r, dict) and keys <= r.keys() for r in doc):
+            raise DamagedFile(f, f"expected an array of objects with keys {sorted(keys)}")
+        return doc
 
     def write_json(self, name: str, obj: Any) -> None:
-        write_json(self.path / name, obj)
+        write_json(self.child(name), obj)
 
     def update_meta(self, **fields: Any) -> None:
         meta = self.read_json("meta.json")
@@ -80,6 +113,22 @@ class RunDir:
             os.close(fd)
             raise UserError(f"run {self.path} is being written by another process") from None
         self._lock_fd = fd
+
+    def writer_alive(self) -> bool:
+        """Whether some process holds this run's lock (a writer that died released it: kill -9 included)."""
+        if self._lock_fd is not None:
+            return True
+        try:
+            fd = os.open(self.path / ".lock", os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # closing releases a lock we took
+        return False
 
     def unlock(self) -> None:
         if self._lock_fd is not None:
@@ -106,7 +155,7 @@ class RunDir:
         """Remove chunks written after the resume state (they are recomputed identically)."""
         for f in self.part_files():
             if int(f.stem.split("-")[1]) >= index:
-                f.unlink()
+                forget(f)
 
     def compact(self) -> None:
         """Join the chunks into metrics.parquet (atomically), then remove the chunks.
@@ -115,11 +164,11 @@ class RunDir:
         a compaction cut short after the write: they are already in it."""
         parts = self.part_files()
         if not self.metrics_file.exists():
-            tables = [pq.read_table(f) for f in parts]
+            tables = [read_parquet(f) for f in parts]
             table = pa.concat_tables(tables) if tables else METRICS_SCHEMA.empty_table()
             write_atomic(self.metrics_file, lambda p: pq.write_table(table, p))
         for f in parts:
-            f.unlink()
+            forget(f)
         if self.parts_dir.is_dir() and not any(self.parts_dir.iterdir()):
             self.parts_dir.rmdir()
 
@@ -144,18 +193,35 @@ class RunDir:
 
     def read_offline(self) -> list[pa.Table]:
         files = sorted(self.offline_dir.glob("*.parquet")) if self.offline_dir.is_dir() else []
-        try:
-            return [pq.read_table(f).cast(METRICS_SCHEMA) for f in files]
-        except Exception as e:  # noqa: BLE001 - a damaged file is reported, not raised raw
-            raise UserError(f"cannot read offline results of {self.path}: {e}") from None
+        return [read_parquet(f).cast(METRICS_SCHEMA) for f in files]
 
     def read_metrics(self) -> pa.Table:
-        files = [self.metrics_file] if self.metrics_file.exists() else self.part_files()  # see compact()
-        try:
-            tables = [pq.read_table(f) for f in files]
-        except Exception as e:  # noqa: BLE001 - a damaged file is reported, not raised raw
-            raise UserError(f"cannot read metrics of {self.path}: {e}") from None
+        for attempt in range(3):  # a compaction in another process may remove the chunks between listing and reading
+            files = [self.metrics_file] if self.metrics_file.exists() else self.part_files()  # see compact()
+            try:
+                tables = [read_parquet(f) for f in files]
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise UserError(f"metrics of {self.path} changed while being read (is it being written?)") from None
         return pa.concat_tables(tables) if tables else METRICS_SCHEMA.empty_table()
+
+
+def read_parquet(f: Path) -> pa.Table:
+    """A metrics table, checksum-verified, in the long schema; a damaged file raises ``DamagedFile`` naming it."""
+    verify(f)
+    try:
+        table = pq.read_table(f)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
+        raise DamagedFile(f, f"unreadable parquet: {first_line(e, 160)}") from None
+    if table.schema.names != METRICS_SCHEMA.names:
+        raise DamagedFile(f, f"columns {table.schema.names}, expected {METRICS_SCHEMA.names}")
+    try:
+        return table.cast(METRICS_SCHEMA)
+    except Exception as e:  # noqa: BLE001
+        raise DamagedFile(f, f"column types: {first_line(e, 160)}") from None
 
 
 def open_run(path: str | Path) -> RunDir:
