@@ -208,17 +208,10 @@ def plot(
 
 
 def _register_extensions() -> None:
-    """Commands that live in their own modules (sweeps, catalog, reports) add themselves to ``app``."""
-    import importlib
+    """Commands that live in their own modules (sweeps, catalog, reports, analyses, ...) add themselves to ``app``."""
+    from .cli_analyze import register_modules
 
-    for name in ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes"):
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__package__}.{name}":
-                raise
-            continue
-        module.register(app)
+    register_modules(app, ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes"))
 
 
 _register_extensions()

@@ -16,13 +16,19 @@ analyze_app = typer.Typer(no_args_is_help=True, help="analyses of a stored run (
 ANALYSES: tuple[str, ...] = ("cli_analyze_probes", "cli_analyze_ews", "cli_analyze_mech")
 
 
-def register(app: typer.Typer) -> None:
-    for name in ANALYSES:
+def register_modules(app: typer.Typer, names: tuple[str, ...]) -> None:
+    """Import each ``grokscope.<name>`` and call its ``register(app)``; a module that does not exist is skipped
+    (an import error inside an existing module is raised)."""
+    for name in names:
         try:
             module = importlib.import_module(f"{__package__}.{name}")
         except ModuleNotFoundError as e:
             if e.name != f"{__package__}.{name}":
                 raise
             continue
-        module.register(analyze_app)
+        module.register(app)
+
+
+def register(app: typer.Typer) -> None:
+    register_modules(analyze_app, ANALYSES)
     app.add_typer(analyze_app, name="analyze")
