@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 from .config import RunConfig, load_config
 from .errors import UserError, first_line
-from .store.integrity import DamagedFile, forget
+from .store.integrity import DamagedFile
 from .store.run_dir import RunDir, inside, open_run
 from .train.status import NonFiniteLoss, RunInterrupted, check_out_dir, finite_guard, sigterm_as_interrupt
 
@@ -214,7 +215,6 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
 
     ``threads`` defaults to the threads the run was started with (meta.json); the resume state is loaded on the
     CPU (RNG states must stay CPU byte tensors) and copied into the device's tensors."""
-    from .store import checkpoint
     from .train.loop import load_state_dict
     from .train.recorder import Recorder
 
@@ -227,23 +227,18 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
     n_threads = check_threads(threads if threads is not None else r.meta.get("threads"))
     with torch_threads(n_threads):
         setup = _setup(cfg, dev)
-        state_file = r.path / "state.pt"
         start, n_parts = 0, 0
         rd = r.dir
         rd.lock()
         try:
-            if state_file.exists():
-                try:
-                    state = checkpoint.load(state_file, map_location="cpu")
-                except DamagedFile as e:  # reported, never resumed from: the run's other files are untouched
-                    raise UserError(f"corrupt checkpoint {state_file}: {e.what}; its "
-                                    f"metrics up to the last flush and ckpt/ are intact: delete state.pt to retrain "
-                                    "from step 0, or keep the run as it is") from None
+            state = _resume_state(rd)
+            if state is not None:
                 try:
                     start, n_parts = load_state_dict(setup, state), int(state["n_parts"])
                 except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:  # readable, wrong content
                     why = first_line(e, 200)
-                    raise UserError(f"corrupt checkpoint {state_file}: not a resume state of this run ({why})") from None
+                    raise UserError(f"corrupt checkpoint {rd.state_files[0]}: not a resume state of this run "
+                                    f"({why})") from None
             rd.drop_parts_from(n_parts)  # chunks past the state are recomputed identically
             rd.remove_stale_temp_files()
             if n_parts == 0 and cfg.train.fork:  # killed before its first state: branch again from the parent
@@ -255,6 +250,35 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
         finally:
             rd.unlock()
         return _train(rd, setup, on_eval, start, rec)
+
+
+def _resume_state(rd: RunDir) -> dict[str, Any] | None:
+    """The resume state to continue from: state.pt, or state.prev.pt (the one before it) when state.pt is missing
+    or damaged; None when the run has neither (killed before its first state: it restarts from step 0).
+
+    Falling back costs only recomputation: metrics chunks past the older state are dropped and recomputed
+    identically. With both damaged the run is reported, never resumed from a wrong state."""
+    from .store import checkpoint
+
+    cur, prev = rd.state_files
+    damage: DamagedFile | None = None
+    for f in (cur, prev):
+        if not f.exists():
+            continue
+        try:
+            state = checkpoint.load(f, map_location="cpu")
+        except DamagedFile as e:
+            damage = damage or e
+            continue
+        if damage is not None:
+            sys.stderr.write(f"warning: {cur} is damaged ({damage.what}); resuming from the previous resume state "
+                             f"{f.name} (step {state.get('step', '?')}): the steps after it are recomputed\n")
+        return state
+    if damage is not None:
+        raise UserError(f"corrupt checkpoint {damage.path}: {damage.what}; no good resume state is left "
+                        f"(state.pt, state.prev.pt); its metrics up to the last flush and ckpt/ are intact: delete "
+                        "them to retrain from step 0, or keep the run as it is") from None
+    return None
 
 
 def _setup(cfg: RunConfig, device: str) -> Any:
@@ -384,7 +408,7 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
                        steps_per_second=round((last - start) / elapsed, 2) if elapsed > 0 else None,
                        label_free=dict(sorted(label_free.items())),
                        probes={p.name: p.describe() for p in setup.probes.probes})
-        forget(rd.path / "state.pt")
+        rd.forget_states()
     finally:
         rd.unlock()
     r = Run(rd.path)

@@ -36,16 +36,19 @@ def sweep(
     gpus_per_task: Optional[float] = typer.Option(None, "--gpus-per-task",
                                                   help="Ray with --device cuda: GPUs per task (default 1; 0.25 shares one)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the cells and the packing, train nothing"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid",
+                                      help="run the valid cells and list the invalid ones (default: refuse the sweep)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live progress"),
 ) -> None:
     """Run a sweep: skips complete cells, resumes interrupted ones, lists failures at the end (exit 1)."""
     from .sweep.runner import run_sweep
     from .sweep.spec import load_spec
 
-    plan = load_spec(spec, set_, False if no_pack else None, member_cap)
+    plan = load_spec(spec, set_, False if no_pack else None, member_cap, skip_invalid)
     con = _console(stderr=True)
     if dry_run:
         _print_plan(plan)
+        _print_invalid(plan)
         return
     progress = RichProgress(con, live=not quiet)
     try:
@@ -55,8 +58,19 @@ def sweep(
         con.print("interrupted: rerun the same command to finish the missing cells")
         raise typer.Exit(130) from None
     _print_result(result)
+    _print_invalid(plan)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _print_invalid(plan: Any) -> None:
+    """The cells --skip-invalid left out, one line each (stderr)."""
+    if not plan.invalid:
+        return
+    err = _console(stderr=True)
+    err.print(f"{len(plan.invalid)} invalid cells were skipped (--skip-invalid):")
+    for c in plan.invalid:
+        err.print(f"  {_axes_text(c['values'])}: {c['error']}")
 
 
 def _console(stderr: bool = False) -> Any:

@@ -127,3 +127,15 @@ def test_dead_writer_reads_as_interrupted(run_copy):
         assert gs.load_run(run_copy).status == "running"  # a live writer holds the lock
     finally:
         r.dir.unlock()
+
+
+def test_store_json_is_standard_even_with_non_finite_values(tmp_path):
+    import json
+    import math
+
+    from grokscope.store.atomic import write_json
+
+    write_json(tmp_path / "e.json", {"a": [1.0, math.nan, {"b": math.inf}], "c": (-math.inf, 2)})
+    text = (tmp_path / "e.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": [1.0, None, {"b": None}], "c": [None, 2]}

@@ -107,7 +107,7 @@ def test_reproduce_dlc_tiny_end_to_end(tmp_path):
 
 @pytest.mark.long
 def test_reproduce_dlc_quick(tmp_path):
-    """The acceptance run: p = 113, paper 2's model, stopped after grokking (~12 min on 2 idle cores)."""
+    """The acceptance run: p = 113, paper 2's model at lr 3e-3, stopped at 2 x T_grok (~6 min on 2 idle cores)."""
     from grokscope.experiments import load_all
     from grokscope.experiments.run import run_experiment
 

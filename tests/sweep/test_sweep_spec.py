@@ -206,3 +206,37 @@ def test_cli_dry_run_shows_the_packing(tmp_path):
     assert not (tmp_path / "sw").exists()
     res = CliRunner().invoke(app, ["sweep", str(spec), "--dry-run", "--no-pack"])
     assert "8 cells in 8 runs" in res.output
+
+
+def test_skip_invalid_plans_the_valid_cells_and_lists_the_others():
+    spec = tiny_spec(grid={"optim.wd": [0.5, -1.0, 1.0]})  # wd must be >= 0
+    with pytest.raises(UserError, match="optim.wd"):
+        load_spec(spec)
+    plan = load_spec(spec, skip_invalid=True)
+    assert [c.values["optim.wd"] for c in plan.cells] == [0.5, 0.5, 1.0, 1.0]
+    assert [c["values"] for c in plan.invalid] == [{"optim.wd": -1.0, "seed": 0}, {"optim.wd": -1.0, "seed": 1}]
+    assert all("optim.wd" in c["error"] for c in plan.invalid)
+    assert plan.to_json()["invalid"] == plan.invalid
+    _check_members(plan)
+    with pytest.raises(UserError, match="every one of the 2 cells is invalid"):
+        load_spec(tiny_spec(grid={"optim.wd": [-1.0]}), skip_invalid=True)
+
+
+def test_cli_skip_invalid_runs_the_valid_cells(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from grokscope.cli import app
+
+    spec = tmp_path / "d.yaml"
+    spec.write_text(json.dumps(tiny_spec(grid={"optim.wd": [0.5, -1.0]}, seeds=1, base={"train": {"steps": 10}})))
+    res = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "sw"), "-q"])
+    assert isinstance(res.exception, UserError) and "optim.wd" in str(res.exception)  # main() prints it, exit 2
+    assert not (tmp_path / "sw").exists()
+    res = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "sw"), "-q", "--skip-invalid",
+                                   "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "1 invalid cells were skipped" in res.output and "wd=-1" in res.output
+    doc = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert doc["status"] == "complete" and len(doc["cells"]) == 1 and len(doc["invalid"]) == 1

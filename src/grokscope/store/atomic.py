@@ -4,6 +4,7 @@ target."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -34,5 +35,18 @@ def write_atomic(path: Path, write: Callable[[Path], None], checksum: bool = Tru
         raise
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every NaN / inf float replaced by None: the store writes standard JSON only (a metric that went
+    non-finite reads as missing, never as the non-standard ``NaN`` other tools reject)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
 def write_json(path: Path, obj: Any) -> None:
-    write_atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=str) + "\n"))
+    text = json.dumps(finite_json(obj), indent=2, default=str, allow_nan=False) + "\n"
+    write_atomic(path, lambda p: p.write_text(text))

@@ -47,6 +47,8 @@ def read_runs(con: Any, found: list[Found], warnings: list[str]) -> list[tuple[F
     """The rows of each run in ``found`` (runs that cannot be read are skipped, with a warning)."""
     todo = []
     for f in found:
+        if not _metrics_intact(f, warnings):
+            continue
         try:
             rec = read_run(f, warnings)
         except (AttributeError, KeyError, TypeError, ValueError) as e:  # a document of the wrong shape
@@ -58,6 +60,24 @@ def read_runs(con: Any, found: list[Found], warnings: list[str]) -> list[tuple[F
     if todo:
         fill_from_metrics(con, todo, warnings)
     return todo
+
+
+def _metrics_intact(f: Found, warnings: list[str]) -> bool:
+    """Whether every metrics / offline Parquet file of ``f`` matches its recorded checksum (issue 11: a flipped
+    byte must not turn into a silently wrong value in ``query``). Checked when the run's row is (re)built, i.e.
+    whenever one of its files changed since the cache was written; a damaged run is left out with one warning and
+    is not cached, so it is checked again next time."""
+    from .integrity import DamagedFile, verify
+
+    for path in [*f.files, *f.offline]:
+        try:
+            verify(Path(path))
+        except FileNotFoundError:  # a chunk removed by a compaction under us: the view re-lists the run's files
+            continue
+        except DamagedFile as e:
+            warnings.append(f"{f.path}: skipped ({Path(path).name} is damaged: {e.what})")
+            return False
+    return True
 
 
 def load(con: Any, root: Path, found: list[Found], use_cache: bool, warnings: list[str]) -> int:

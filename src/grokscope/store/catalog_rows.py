@@ -225,4 +225,6 @@ def _events_from_metrics(con: Any, pending: list[tuple[Found, dict]], warnings: 
                 got = events_from_curves(m["member"], m["seed"] or 0, steps, cols, e).as_dict()
             except (ValueError, TypeError):
                 continue
+            if rec["run"].get("status") != "complete" and got["t_grok"] is None:
+                got["censored"] = None  # unfinished (running or its writer died): not censored, not known yet
             m.update({k: got[k] for k in EVENT_KEYS})

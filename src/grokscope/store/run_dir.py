@@ -8,6 +8,7 @@
       metrics.parquet    all chunks compacted when the run completes
       events.json        T_mem / T_grok / delay / censoring per member
       state.pt           latest resume state (params, optimizer, interventions, RNG), written atomically
+      state.prev.pt      the resume state before it: what resume falls back to when state.pt is damaged
       ckpt/step_NNNNNNNN.pt   weights-only checkpoints on a log-spaced schedule
       offline/<name>.parquet  results computed later from checkpoints (same long format; written once each)
       curves.png
@@ -143,6 +144,31 @@ class RunDir:
     def write_part(self, index: int, rows: dict[str, list]) -> None:
         table = pa.table(rows, schema=METRICS_SCHEMA)
         write_atomic(self.parts_dir / f"part-{index:05d}.parquet", lambda p: pq.write_table(table, p))
+
+    @property
+    def state_files(self) -> tuple[Path, Path]:
+        """(state.pt, state.prev.pt): the latest resume state and the one before it."""
+        return self.path / "state.pt", self.path / "state.prev.pt"
+
+    def keep_previous_state(self) -> None:
+        """Before a new state.pt is written: the current one becomes state.prev.pt (two renames, no copy).
+
+        The sidecar moves first: a kill between the renames leaves state.pt without a sidecar (read unverified)
+        and a state.prev.pt that fails verification, or no state.pt and a good state.prev.pt; resume tries both."""
+        from .integrity import sidecar
+
+        cur, prev = self.state_files
+        if not cur.exists():
+            return
+        if sidecar(cur).exists():
+            os.replace(sidecar(cur), sidecar(prev))
+        else:
+            sidecar(prev).unlink(missing_ok=True)
+        os.replace(cur, prev)
+
+    def forget_states(self) -> None:
+        for f in self.state_files:
+            forget(f)
 
     def remove_stale_temp_files(self) -> None:
         """Temp files of atomic writes cut short by a kill (their targets are intact)."""

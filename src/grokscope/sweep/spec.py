@@ -40,7 +40,7 @@ import copy
 import itertools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,7 @@ class Plan:
     base: dict[str, Any]  # resolved base config (json mode)
     cells: list[Cell]
     runs: list[PlannedRun]
+    invalid: list[dict[str, Any]] = field(default_factory=list)  # --skip-invalid: {"values", "error"} per cell left out
 
     @property
     def digest(self) -> str:
@@ -116,13 +117,18 @@ class Plan:
             "cells": [{"cell": c.index, "values": c.values, "run_id": self.runs[c.run].run_id, "member": c.member}
                       for c in self.cells],
             "runs": [{"run_id": r.run_id, "members": r.members, "cells": r.cells} for r in self.runs],
+            **({"invalid": self.invalid} if self.invalid else {}),
         }
 
 
 # -- loading -----------------------------------------------------------------------------------------------------
 def load_spec(source: str | Path | dict, overrides: list[str] | None = None, pack: bool | None = None,
-              member_cap: int | None = None) -> Plan:
-    """Read (TOML/YAML path or dict), validate and expand a sweep spec; every mistake is a one-line UserError."""
+              member_cap: int | None = None, skip_invalid: bool = False) -> Plan:
+    """Read (TOML/YAML path or dict), validate and expand a sweep spec; every mistake is a one-line UserError.
+
+    ``skip_invalid``: a cell whose config is invalid (e.g. one value of an axis out of range) is left out and listed
+    in ``Plan.invalid`` instead of refusing the whole sweep; the spec itself must still be valid, and at least one
+    cell."""
     if isinstance(source, dict):
         data, where = copy.deepcopy(source), "sweep spec"
     else:
@@ -130,13 +136,14 @@ def load_spec(source: str | Path | dict, overrides: list[str] | None = None, pac
         data, where = read_file(path), f"sweep spec {path.name}"
         data.setdefault("name", re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.") or "sweep")
     try:
-        return _load(data, where, overrides or [], pack, member_cap)
+        return _load(data, where, overrides or [], pack, member_cap, skip_invalid)
     except UserError as e:
         msg = str(e)
         raise UserError(msg if msg.startswith(where) else f"{where}: {msg}") from None
 
 
-def _load(data: dict, where: str, overrides: list[str], pack: bool | None, member_cap: int | None) -> Plan:
+def _load(data: dict, where: str, overrides: list[str], pack: bool | None, member_cap: int | None,
+          skip_invalid: bool = False) -> Plan:
     unknown = [k for k in data if k not in SPEC_KEYS]
     if unknown:
         raise UserError(f"unknown key {unknown[0]!r}{_did_you_mean(unknown[0], SPEC_KEYS)} "
@@ -169,19 +176,29 @@ def _load(data: dict, where: str, overrides: list[str], pack: bool | None, membe
     zip_rows = [{k: v[i] for k, v in zipped.items()} for i in range(n_zip)] if zipped else [{}]
     arm_rows = list(arms.items()) if arms else [(None, {})]
     cells: list[Cell] = []
+    invalid: list[dict[str, Any]] = []
     for g in grid_rows:
         for z in zip_rows:
             for arm, overrides_ in arm_rows:
                 for s in seeds:
                     values = {**g, **z, **({"arm": arm} if arm is not None else {}), "seed": s}
                     settings = {**g, **z, **overrides_}
-                    cells.append(Cell(len(cells), values, _cell_config(base, settings, s, values, spec.name)))
+                    try:
+                        config = _cell_config(base, settings, s, values, spec.name)
+                    except UserError as e:
+                        if not skip_invalid:
+                            raise
+                        invalid.append({"values": values, "error": str(e)})
+                        continue
+                    cells.append(Cell(len(cells), values, config))
+    if not cells:
+        raise UserError(f"every one of the {len(invalid)} cells is invalid; the first: {invalid[0]['error']}")
     axes: dict[str, list[Any]] = {**grid, **zipped}
     if arms:
         axes["arm"] = list(arms)
     axes["seed"] = seeds
     runs = _pack(cells, spec) if spec.pack else _solo(cells, spec)
-    return Plan(spec, source, axes, list(zipped), base, cells, runs)
+    return Plan(spec, source, axes, list(zipped), base, cells, runs, invalid)
 
 
 def _resolve_base(spec: SweepSpec, overrides: list[str]) -> dict[str, Any]:

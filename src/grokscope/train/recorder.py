@@ -135,6 +135,7 @@ class Recorder:
         slow = self.state_seconds > SLOW_STATE_SECONDS
         gap = max(self.flush_seconds, STATE_COST_FACTOR * self.state_seconds) if slow else self.flush_seconds
         if not done and now - self.last_state >= gap:
+            self.store.keep_previous_state()
             checkpoint.save(self.store.path / "state.pt", {**state(), "n_parts": self.n_parts})
             self.last_state, self.state_seconds = time.monotonic(), time.monotonic() - now
         self.store.update_meta(steps_done=t)
