@@ -108,11 +108,13 @@ class ClampConfig(Section):
     target: float | None = Field(None, gt=0.0, description="absolute target ||W||")
     rho: float | None = Field(None, gt=0.0, description="target = rho·w_c (needs w_c)")
     w_c: float | None = Field(None, gt=0.0, description="critical norm (median ||W|| at grokking of a free control)")
+    relative: float | None = Field(None, gt=0.0, description="target = relative × the member's own ||W|| when the "
+                                   "clamp first applies (after step from_step; in a branch, its first step)")
     from_step: int = Field(0, ge=0, description="first step the clamp applies (paper 1: 500 for CE)")
     groups: list[str] | None = Field(None, description="weight groups scaled together (None = all)")
     per_group: dict[str, float] | None = Field(None, description="per-group clamp: each group to its own absolute norm")
 
-    MODES: ClassVar[tuple[str, ...]] = ("target", "rho", "per_group")
+    MODES: ClassVar[tuple[str, ...]] = ("target", "rho", "relative", "per_group")
 
     @property
     def mode(self) -> str:
@@ -133,9 +135,18 @@ class ClampConfig(Section):
 
 
 class RescaleConfig(Section):
+    """One-shot rescale after one step (paper 4 §4.2 (6): rescale once, then release), by a factor or to a norm."""
+
     step: int = Field(..., ge=1, description="after this optimizer step")
-    factor: float = Field(..., gt=0.0, description="multiply the weights by this")
+    factor: float | None = Field(None, gt=0.0, description="multiply the weights by this")
+    to_norm: float | None = Field(None, gt=0.0, description="scale each member's weights (or the group) to this norm")
     group: str | None = Field(None, description="one weight group, or None for all weights")
+
+    @model_validator(mode="after")
+    def _one(self) -> RescaleConfig:
+        if (self.factor is None) == (self.to_norm is None):
+            raise ValueError("intervene.rescale needs exactly one of factor, to_norm")
+        return self
 
 
 class InterveneConfig(Section):
@@ -154,16 +165,16 @@ class InterveneConfig(Section):
     def _check(self) -> InterveneConfig:
         c = self.clamp
         if c is not None:
-            modes = (c.target is not None) + (c.rho is not None) + (c.per_group is not None)
+            modes = sum(getattr(c, m) is not None for m in c.MODES)
             if modes != 1:
-                raise ValueError("intervene.clamp needs exactly one of target, rho (with w_c), per_group")
+                raise ValueError("intervene.clamp needs exactly one of target, rho (with w_c), relative, per_group")
             if c.rho is not None and c.w_c is None:
                 raise ValueError("intervene.clamp.rho needs intervene.clamp.w_c (the critical norm)")
         return self
 
 
 PACKABLE = ("optim.lr", "optim.wd", "loss.tau", "intervene.init_scale", "intervene.clamp.rho",
-            "intervene.clamp.target", "intervene.label_noise", "intervene.langevin_T")
+            "intervene.clamp.target", "intervene.clamp.relative", "intervene.label_noise", "intervene.langevin_T")
 
 
 class MembersConfig(Section):

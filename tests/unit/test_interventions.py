@@ -417,10 +417,11 @@ def test_members_disagreeing_on_clamp_structure_rejected(field, clamps):
 def test_clamp_set_field_is_the_one_rule():
     from grokscope.config import ClampConfig, member_config
 
-    assert ClampConfig.set_field(None, "target", 2.0) == {"target": 2.0, "rho": None, "per_group": None}
+    assert ClampConfig.set_field(None, "target", 2.0) == {"target": 2.0, "rho": None, "relative": None,
+                                                          "per_group": None}
     base = {"rho": 1.0, "w_c": 4.0, "from_step": 3}
-    assert ClampConfig.set_field(base, "target", 2.0) == {"target": 2.0, "rho": None, "per_group": None,
-                                                         "w_c": 4.0, "from_step": 3}
+    assert ClampConfig.set_field(base, "target", 2.0) == {"target": 2.0, "rho": None, "relative": None,
+                                                         "per_group": None, "w_c": 4.0, "from_step": 3}
     assert ClampConfig.set_field(base, "rho", None) is None
     assert ClampConfig.set_field(base, "from_step", 7)["rho"] == 1.0  # a non-mode field clears nothing
     assert base == {"rho": 1.0, "w_c": 4.0, "from_step": 3}  # the input is not modified
@@ -499,3 +500,47 @@ def test_member_sq_norm(monkeypatch):
     torch.testing.assert_close(member_sq_norm(P, ["a", "b"]), want, rtol=1e-12, atol=0)
     P64 = {n: p.double() for n, p in P.items()}
     torch.testing.assert_close(member_sq_norm(P64, ["a", "b"]), want, rtol=1e-12, atol=0)
+
+
+def test_relative_clamp_holds_each_member_at_its_own_starting_norm():
+    """clamp.relative: target = relative × the member's norm when the clamp first applies (after step from_step)."""
+    from_step = 5
+    tr = trainer(cfg_dict(intervene={"clamp": {"relative": 1.2, "from_step": from_step}}))
+    control = trainer(cfg_dict())
+    for t in range(from_step):  # update t completes step t + 1: the clamp first applies after update from_step - 1
+        update(tr, t)
+        update(control, t)
+    start = norm(control)  # the free norm at step from_step: what the clamp starts from
+    assert abs(float(start[0] - start[1])) > 1e-6  # members start from different norms
+    for t in range(from_step, 15):
+        torch.testing.assert_close(norm(tr), 1.2 * start, rtol=1e-12, atol=0)
+        update(tr, t)
+
+
+def test_relative_clamp_target_survives_a_state_round_trip():
+    tr = trainer(cfg_dict(intervene={"clamp": {"relative": 0.8, "from_step": 2}}))
+    for t in range(6):
+        update(tr, t)
+    sd = tr.iv.state_dict()
+    fresh = trainer(cfg_dict(intervene={"clamp": {"relative": 0.8, "from_step": 2}}))
+    fresh.iv.load_state_dict(sd)
+    torch.testing.assert_close(fresh.iv.clamp_target, tr.iv.clamp_target, rtol=0, atol=0)
+    assert not fresh.iv._relative_pending
+
+
+def test_rescale_to_norm_sets_each_member_to_the_norm_once():
+    k = 3
+    tr = trainer(cfg_dict(intervene={"rescale": {"step": k, "to_norm": 2.5}}))
+    for t in range(k):
+        update(tr, t)
+    torch.testing.assert_close(norm(tr), torch.full((2,), 2.5, dtype=torch.float64), rtol=1e-12, atol=0)
+    update(tr, k)  # released: the next update moves it freely
+    assert (norm(tr) - 2.5).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("bad", [{"step": 2}, {"step": 2, "factor": 2.0, "to_norm": 1.0}])
+def test_rescale_needs_one_of_factor_or_to_norm(bad):
+    from grokscope.errors import UserError
+
+    with pytest.raises((UserError, ValueError), match="exactly one of factor, to_norm"):
+        load_config(cfg_dict(intervene={"rescale": bad}))

@@ -95,11 +95,16 @@ def spectrum_rows(records: list[dict], sparse: str, dense: str, paper: dict[str,
     notes = _grok_note(records)
     g_s = _est(_rows_of(records, lambda r: _member0(r, sparse)["embed"]["gini"]))
     g_d = _est(_rows_of(records, lambda r: _member0(r, dense)["embed"]["gini"]))
+    def gini_text(v: float | None, what: str) -> str:
+        return f"Gini {v}" if v is not None else f"{what} (no number given)"
+
     rows = [
         ClaimRow(f"W_E Gini in the {sparse} basis is high (sparse spectrum)",
-                 PaperValue(paper["gini_sparse"], src, f"Gini {paper['gini_sparse']}"), g_s, at_least(0.45), notes),
+                 PaperValue(paper["gini_sparse"], src, gini_text(paper["gini_sparse"], "sparse")), g_s, at_least(0.45),
+                 notes),
         ClaimRow(f"W_E Gini in the {dense} basis is low (dense spectrum)",
-                 PaperValue(paper["gini_dense"], src, f"Gini {paper['gini_dense']}"), g_d, at_most(0.15), notes),
+                 PaperValue(paper["gini_dense"], src, gini_text(paper["gini_dense"], "dense")), g_d, at_most(0.15),
+                 notes),
         ClaimRow(f"Gini ratio {sparse} / {dense}",
                  PaperValue(paper.get("gini_ratio"), src, paper.get("gini_ratio_text", "")),
                  _est(_rows_of(records, lambda r: _member0(r, sparse)["embed"]["gini"]

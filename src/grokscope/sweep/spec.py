@@ -60,7 +60,8 @@ from ..errors import UserError
 from .packing import Cell, PlannedRun, _pack, _solo
 
 DEFAULT_MEMBER_CAP = 8
-CLAMP_MODES = ("intervene.clamp.rho", "intervene.clamp.target", "intervene.clamp.per_group")
+CLAMP_MODES = ("intervene.clamp.rho", "intervene.clamp.target", "intervene.clamp.relative",
+               "intervene.clamp.per_group")
 SPEC_KEYS = ("name", "description", "preset", "base", "grid", "zip", "arms", "seeds", "member_cap", "pack")
 DICT_VALUED = ("intervene.clamp.per_group",)  # config keys whose value is itself a mapping (not flattened)
 

@@ -73,7 +73,8 @@ def load_fork(s: Setup) -> tuple[int, dict[str, list]]:
     if want != got:
         raise UserError("train.fork: the branch's model has other parameters or shapes than the parent's")
     branch = {"step": state["step"], "params": _select(state["params"], idx), "opt": _select(state["opt"], idx),
-              "iv": _select(state["iv"], idx), "probes": {},
+              # the branch's own clamp targets, never the parent's (a relative clamp measures its start)
+              "iv": {k: v for k, v in _select(state["iv"], idx).items() if k != "clamp_target"}, "probes": {},
               "noise_rng": [state["noise_rng"][i] for i in idx.tolist()]}
     step = load_state_dict(s, branch)
     df = parent.metrics()

@@ -59,8 +59,9 @@ def clamp_structure(clamps: list[ClampConfig | None]) -> ClampConfig | None:
 
 
 def clamp_target(c: ClampConfig | None) -> float:
-    """A member's global clamp target ||W|| (NaN: not clamped globally, i.e. no clamp or a per-group clamp)."""
-    if c is None or c.per_group is not None:
+    """A member's global clamp target ||W|| (NaN: not clamped globally, i.e. no clamp or a per-group clamp; also a
+    relative clamp, whose target is measured when it first applies)."""
+    if c is None or c.per_group is not None or c.relative is not None:
         return math.nan
     return c.target if c.target is not None else c.rho * c.w_c  # type: ignore[operator]
 
@@ -90,7 +91,8 @@ class Interventions:
         if r and r.group and r.group not in groups:
             raise ValueError(f"intervene.rescale.group: unknown group {r.group!r} (model groups: {sorted(groups)})")
         self.rescale = r
-        self._rescale_factor = torch.full((M,), r.factor if r else 1.0, dtype=torch.float64, device=device)
+        self._rescale_factor = torch.full((M,), r.factor if r and r.factor else 1.0, dtype=torch.float64,
+                                          device=device)
         self.wd_off_step, self.wd_off_at_t_mem = iv.wd_off_step, iv.wd_off_at_t_mem
         self.freeze_at_t_mem = iv.freeze_norm_at_t_mem
         # state (saved with the run's resume state)
@@ -108,7 +110,10 @@ class Interventions:
         self.clamp_names = [n for g in (c.groups or list(self.groups)) for n in self.groups[g]] if c else []
         targets = [clamp_target(mc) for mc in clamps]
         self.clamp_target = torch.tensor(targets, dtype=torch.float64, device=self.device)
-        self._clamp_any = any(not math.isnan(x) for x in targets)
+        rel = [mc.relative if mc is not None and mc.relative is not None else math.nan for mc in clamps]
+        self.clamp_relative = torch.tensor(rel, dtype=torch.float64, device=self.device)
+        self._relative_pending = any(not math.isnan(x) for x in rel)  # host flag: targets not measured yet
+        self._clamp_any = any(not math.isnan(x) for x in targets) or self._relative_pending
         self.per_group: dict[str, Tensor] = {}  # group -> [M] target (NaN for members without a clamp)
         if c and c.per_group:
             _check_groups("intervene.clamp.per_group", list(c.per_group), self.groups)
@@ -144,6 +149,10 @@ class Interventions:
             self._langevin(lr, noise_gens, active)
         if self.rescale and step == self.rescale.step:
             names = self.groups[self.rescale.group] if self.rescale.group else self.weights
+            if self.rescale.to_norm is not None:  # per member: the factor that brings its norm to to_norm
+                target = torch.full_like(self._rescale_factor, self.rescale.to_norm)
+                self._scale_to(names, target, active)
+                names = []
             for n in names:
                 if active is None:
                     P[n].mul_(self.rescale.factor)
@@ -151,6 +160,11 @@ class Interventions:
                     factor = self._only_active(self._rescale_factor, active)
                     P[n].mul_(_per_member(factor.to(P[n].dtype), P[n]))
         if step >= self.clamp_from:
+            if self._relative_pending:  # a relative clamp's target: its multiple of the norm it starts from
+                norm = member_sq_norm(self.params, self.clamp_names).sqrt()
+                rel = self.clamp_relative
+                self.clamp_target = torch.where(torch.isnan(rel), self.clamp_target, rel * norm)
+                self._relative_pending = False
             for g, target in self.per_group.items():
                 self._scale_to(self.groups[g], target, active)
             if self._clamp_any and self.clamp_names:
@@ -198,10 +212,19 @@ class Interventions:
                 self._any_frozen = True
 
     def state_dict(self) -> dict:
-        return {"t_mem_seen": self.t_mem_seen.clone(), "frozen_norm": self.frozen_norm.cpu().clone()}
+        return {"t_mem_seen": self.t_mem_seen.clone(), "frozen_norm": self.frozen_norm.cpu().clone(),
+                "clamp_target": self.clamp_target.cpu().clone()}
 
     def load_state_dict(self, sd: dict) -> None:
+        """A state without ``clamp_target`` (written before relative clamps) keeps the configured targets; a
+        branch (train.fork) must not call this with its parent's state if it measures its own relative targets."""
         self.t_mem_seen.copy_(sd["t_mem_seen"])
+        if "clamp_target" in sd and sd["clamp_target"].shape == self.clamp_target.shape:
+            measured = ~torch.isnan(self.clamp_relative.cpu()) & ~torch.isnan(sd["clamp_target"])
+            if bool(measured.any()):  # a resumed relative clamp keeps the target it measured
+                self.clamp_target = torch.where(measured.to(self.device), sd["clamp_target"].to(self.device),
+                                                self.clamp_target)
+                self._relative_pending = False
         self.frozen_norm.copy_(sd["frozen_norm"].to(self.device))
         self._any_frozen = bool((~torch.isnan(sd["frozen_norm"])).any())  # host copy: no device read
         self._wd_cache = None
