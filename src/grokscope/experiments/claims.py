@@ -150,6 +150,23 @@ def ratio_at_least(x: float) -> Rule:
     return Rule(f"reproduced if the ratio's 95% CI is >= {x:g}; shape if it is > 1; contradicted if < 1", judge)
 
 
+def ratio_below_one() -> Rule:
+    """A ratio claim that something is faster (a ratio of times < 1): reproduced if the whole CI is below 1."""
+
+    def judge(paper: float | None, m: Estimate) -> str:
+        if _undetermined(m):
+            return "not reproduced"
+        lo, hi = m.span()
+        if hi < 1:
+            return "reproduced"
+        if lo > 1:
+            return "contradicted"
+        return "shape reproduced" if m.value < 1 else "not reproduced"
+
+    return Rule("reproduced if the ratio's 95% CI is < 1; shape if only the point is; contradicted if the CI is > 1",
+                judge)
+
+
 def at_most(x: float) -> Rule:
     """An upper-limit claim (e.g. a spread): reproduced if the CI's high end (else the point) is <= x."""
 
