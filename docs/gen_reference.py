@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import re
 import sys
 import types
@@ -194,14 +195,17 @@ def _default(field: Any) -> str:
         value = field.default
     if hasattr(value, "model_dump"):
         return "(section)"
-    return f"`{value!r}`" if value not in ("", None) or value is None else "`''`"
+    try:  # JSON literals are what --set (YAML) and the config files accept: "run", false, null, [..]
+        return f"`{json.dumps(value, ensure_ascii=False)}`"
+    except TypeError:
+        return f"`{value!r}`"
 
 
 def _doc(model: type) -> str:
     doc = model.__doc__ or ""
     if doc.startswith(model.__name__ + "("):  # pydantic's generated signature, not a docstring
         return ""
-    return inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " ")
+    return public(inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " "))
 
 
 def _section_rows(model: type, prefix: str) -> tuple[list[str], list[tuple[str, type, bool]]]:
@@ -216,7 +220,7 @@ def _section_rows(model: type, prefix: str) -> tuple[list[str], list[tuple[str, 
             if not optional:
                 continue
             desc = field.description or _doc(subs[0])
-            rows.append(f"| `{key}` | section or `None` | `None` | {_md(desc)} (keys below) |")
+            rows.append(f"| `{key}` | section or null | `null` | {_md(desc)} (keys below) |")
             continue
         if subs:  # a tagged union (task, model): one table per variant, documented by the caller
             continue
@@ -237,7 +241,7 @@ def _table(title: str, model: type, prefix: str, level: int, note: str = "") -> 
         out.extend(rows)
         out.append("")
     for key, sub, optional in nested:
-        extra = "Absent (`None`) unless set." if optional else ""
+        extra = "Absent (`null`) unless set." if optional else ""
         out.extend(_table(f"`{key}`", sub, key + ".", min(level + 1, 4), extra))
     return out
 

@@ -115,7 +115,7 @@ def test_config_reference_lists_every_key_with_its_default() -> None:
     assert not missing, missing
     row = next(line for line in page.splitlines() if line.startswith("| `optim.lr` |"))
     field = RunConfig.model_fields["optim"].annotation.model_fields["lr"]
-    assert repr(field.default) in row and field.description.split(" (")[0] in row
+    assert f"`{field.default!r}`" in row and field.description.split(" (")[0] in row
 
 
 def test_public_text_drops_references_to_the_development_notes() -> None:
