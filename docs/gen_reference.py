@@ -87,7 +87,7 @@ def _usage(path: tuple[str, ...], cmd: Any) -> str:
 _INTERNAL = [re.compile(r"\s*\((?:[^()]*(?:DESIGN\.md|shared/)[^()]*)\)"),  # "(DESIGN.md)", "(`../shared/...`)"
              re.compile(r"\s*See DESIGN\.md\.?|\s*`?\.\./shared/[^\s`]*`?"),
              # section numbers of the development notes on the papers ("papers/02 §7", "02 §10"), issue numbers
-             re.compile(r"[;,]?\s*(?:papers/)?0\d\s*§\s*\d+(?:\.\d+)?(?:\s*[–-]\s*§?\d+(?:\.\d+)?)?"),
+             re.compile(r"(?:\s+of)?[;,]?\s*(?:papers/)?0\d\s*§\s*\d+(?:\.\d+)?(?:\s*[–-]\s*§?\d+(?:\.\d+)?)?"),
              re.compile(r"[;,]?\s*issue \d+")]
 
 
