@@ -26,6 +26,9 @@ def span(values: list[float] | None, fmt: str) -> str:
     return format(lo, fmt) if len(values) == 1 or format(lo, fmt) == format(hi, fmt) else f"{lo:{fmt}}-{hi:{fmt}}"
 
 
+BAR_MIN = 10
+
+
 @dataclass
 class ProgressState:
     """What the evaluations so far say: step, rate since the first one this process saw, members grokked
@@ -84,12 +87,13 @@ class ProgressState:
         if done:
             optional.insert(0, done)
         parts = [core, when]
+        budget = width - (BAR_MIN + 3) if bar and width >= 50 else width  # a bar is kept from 50 columns on
         for p in optional:
-            if len("  ".join([*parts, p])) <= width:
+            if len("  ".join([*parts, p])) <= budget:
                 parts.append(p)
         text = "  ".join(parts)
-        room = width - len(text) - 4
-        if bar and room >= 8:
+        room = width - len(text) - 3
+        if bar and room >= BAR_MIN:
             n = min(room, 30)
             fill = n if done else int(n * min(1.0, self.step / max(1, self.total)))
             text = f"{core} |{'#' * fill}{'.' * (n - fill)}| " + "  ".join(parts[1:])
