@@ -85,10 +85,10 @@ def reporter(cfg: Any, plain: bool | None = None) -> Any:
     return PlainLines(state) if plain else TerminalBar(state)
 
 
-def train_with_progress(fn: Any, cfg: Any, quiet: bool, path: Any = None, **kwargs: Any) -> Any:
+def train_with_progress(fn: Any, cfg: Any, quiet: bool, run_path: Any = None, **kwargs: Any) -> Any:
     """Print the run directory, then call ``fn(on_eval=..., quiet=True, **kwargs)`` with a bar or plain lines."""
-    if path is not None:
-        sys.stdout.write(f"run directory: {path}\n")
+    if run_path is not None:
+        sys.stdout.write(f"run directory: {run_path}\n")
         sys.stdout.flush()
     if quiet:
         return fn(quiet=True, **kwargs)

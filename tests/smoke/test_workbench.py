@@ -129,3 +129,27 @@ def test_gs_run_progress_switch(tmp_path: Path, capsys: pytest.CaptureFixture) -
     with notebook_progress(load_config("quick"), True, cb) as quiet_cb:
         assert quiet_cb is cb  # quiet: no bar, the callback untouched
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_resume_prints_progress_and_labels_the_resumed_part(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import grokscope as gs
+    from grokscope.train.status import RunInterrupted
+
+    overrides = [s for s in FAST if s != "--set"] + ["train.steps=300", "checkpoint.count=0",
+                                                     "checkpoint.flush_seconds=0.01"]
+
+    def stop(t: int, v: dict) -> None:
+        if t >= 150:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        gs.run("gromov", overrides, out=tmp_path, threads=1, quiet=True, on_eval=stop)
+    (path,) = [d for d in tmp_path.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    o = cli(capsys, "resume", path, "--threads", "1")
+    assert o.code == 0, o.err
+    assert o.out.startswith(f"run directory: {path}")
+    assert "resumed part " in o.out and "steps/s" in o.out  # the summary's time is the resumed part's
+    assert [line for line in o.out.splitlines() if line.startswith("step 300/300")]
+    meta = gs.load_run(path).meta
+    assert 0 < meta["last_part"]["from"] < 300 and meta["last_part"]["to"] == 300
