@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import grokscope, ok, popen
+from .helpers import popen
 
 
 @dataclass
@@ -63,12 +63,12 @@ def test_a_redirected_run_prints_its_directory_and_progress_before_it_ends(tmp_p
     assert lines[1].startswith("step 0/1000000") and "steps/s" in lines[1] and "grokked" in lines[1]
 
 
-@pytest.mark.slow
-def test_a_finished_redirected_run_ends_with_a_done_line(tmp_path: Path) -> None:
-    p = ok(grokscope("run", "gromov", *FAST, "--set", "train.steps=200", "--threads", "1", "--out", tmp_path))
-    lines = [line for line in p.stdout.splitlines() if line.startswith("step ")]
+def test_a_finished_redirected_run_ends_with_a_done_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    o = cli(capsys, "run", "gromov", *FAST, "--set", "train.steps=200", "--threads", "1", "--out", tmp_path)
+    assert o.code == 0, o.err
+    lines = [line for line in o.out.splitlines() if line.startswith("step ")]
     assert lines[0].startswith("step 0/200") and lines[-1].startswith("step 200/200") and "done" in lines[-1]
-    assert "gromov-p=23-d_hidden=64-" in p.stdout  # named by what differs from the preset
+    assert "gromov-p=23-d_hidden=64-" in o.out  # named by what differs from the preset
 
 
 def test_version_and_config_keys(capsys: pytest.CaptureFixture) -> None:
