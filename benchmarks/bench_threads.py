@@ -88,7 +88,7 @@ def main() -> None:
                 pick, idle_pick = auto_threads(cfg, free=free), auto_threads(cfg, free=float(n))
                 m = measure(name, a.steps, a.rounds, n)
 
-                def rate(k: int) -> float:
+                def rate(k: int, m: dict[str, float] = m) -> float:
                     return m["all"] if k == n and n > 1 else m["one"]
 
                 rows.append({"preset": name, "condition": condition, "flops": step_flops(cfg), "free": free,
