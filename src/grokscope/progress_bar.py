@@ -15,7 +15,12 @@ OnEval = Callable[[int, dict[str, list[float]]], None]
 
 
 def interactive() -> bool:
-    """True in a Jupyter/IPython kernel or when stderr is a terminal."""
+    """True in a Jupyter/IPython kernel or when stderr is a terminal, in the main process only (sweep workers
+    share the terminal with the sweep's own progress)."""
+    import multiprocessing
+
+    if multiprocessing.current_process().name != "MainProcess":
+        return False
     if "ipykernel" in sys.modules:
         return True
     try:
@@ -53,14 +58,16 @@ def notebook_progress(cfg: Any, quiet: bool | None, on_eval: OnEval | None, star
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        bar = Progress(TextColumn(cfg.name), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-                       TimeRemainingColumn(), TextColumn("{task.fields[stats]}"), console=Console(stderr=True))
+        bar = Progress(MofNCompleteColumn(), BarColumn(bar_width=15), TimeElapsedColumn(), TimeRemainingColumn(),
+                       TextColumn("{task.fields[stats]}"), console=Console(stderr=True))
         task = bar.add_task("train", total=cfg.train.steps, completed=start, stats="")
         bar.start()
 
         def show(step: int, values: dict[str, list[float]]) -> None:
             state.update(step, values)
-            stats = state.line(200, bar=False).split("  ", 2)[-1]
+            from .progress import span
+
+            stats = f"{sum(state.grokked)}/{state.members} grokked  test {span(values.get('test/acc'), '.2f')}"
             bar.update(task, completed=step, stats=stats)
 
         close = bar.stop

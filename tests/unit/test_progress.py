@@ -76,3 +76,17 @@ def test_summary_labels_a_resumed_part_as_such() -> None:
 
 def test_clock() -> None:
     assert clock(59) == "0:59" and clock(3725) == "1:02:05" and clock(None) == "-:--"
+
+
+def test_notebook_bar_falls_back_to_rich_without_tqdm(monkeypatch, capsys) -> None:
+    from grokscope import progress_bar
+    from grokscope.config import load_config
+
+    monkeypatch.setattr(progress_bar, "_tqdm", lambda: None)
+    seen = []
+    cfg = load_config("quick", ["train.steps=1000"])
+    with progress_bar.notebook_progress(cfg, False, lambda t, v: seen.append(t)) as cb:
+        cb(0, {"test/acc": [0.0] * 4})
+        cb(500, {"test/acc": [0.95, 0.1, 0.1, 0.1]})
+    err = capsys.readouterr().err
+    assert "500/1000" in err and "1/4 grokked" in err and seen == [0, 500]
