@@ -39,6 +39,8 @@ class PlainLines:
             self._print(self.state.line(200, bar=False))
 
     def finish(self, steps_done: int | None) -> None:
+        if self.state.first is None:  # nothing trained here (an identical complete run was returned)
+            return
         self._print(self.state.line(200, bar=False, done=finished_note(steps_done, self.state.total)))
 
     def stop(self) -> None:
