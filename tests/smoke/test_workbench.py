@@ -63,6 +63,7 @@ def test_a_redirected_run_prints_its_directory_and_progress_before_it_ends(tmp_p
     assert lines[1].startswith("step 0/1000000") and "steps/s" in lines[1] and "grokked" in lines[1]
 
 
+@pytest.mark.slow
 def test_a_finished_redirected_run_ends_with_a_done_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     o = cli(capsys, "run", "gromov", *FAST, "--set", "train.steps=200", "--threads", "1", "--out", tmp_path)
     assert o.code == 0, o.err
