@@ -17,6 +17,11 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "load_config", "run", "resume", "load_run", "Run", "RunConfig", "PRESETS", "UserError", "Monitor"]
 
 
+def __dir__() -> list[str]:
+    """The lazy API too (issue 12: ``dir(grokscope)`` showed none of it)."""
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     if name in ("run", "resume", "load_run", "Run"):
         from . import api

@@ -48,6 +48,14 @@ def check_threads(threads: int | None) -> int:
     return n
 
 
+def _threads(threads: int | str | None, cfg: RunConfig, device: str) -> int:
+    """``threads`` as a count: None = ``DEFAULT_THREADS``, "auto" = the rule of ``train.threads`` (warns above the
+    core count)."""
+    from .train.threads import resolve
+
+    return resolve(threads, cfg, device, DEFAULT_THREADS)
+
+
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """torch's intra-op threads set to ``n`` while training, then restored: a library call has no global side effect."""
@@ -181,12 +189,18 @@ def events_from_metrics(run: Run) -> list[dict[str, Any]]:
 
 
 def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = None, out: str | Path = "runs",
-        device: str = "auto", threads: int | None = None,
-        on_eval: Callable[[int, dict[str, list[float]]], None] | None = None) -> Run:
+        device: str = "auto", threads: int | str | None = None,
+        on_eval: Callable[[int, dict[str, list[float]]], None] | None = None, quiet: bool | None = None) -> Run:
     """Train a config (preset name, file, dict or RunConfig) into ``out/<run-id>`` and return the Run.
 
     The run id is ``<name>-<hash of the resolved config>``. A complete run with the same id is returned as is;
-    an incomplete one is resumed. torch's thread count is set for the training and restored after.
+    an incomplete one is resumed. torch's thread count is set for the training and restored after (``threads``:
+    a count, "auto", or None for one thread).
+
+    ``on_eval(step, values)`` is called after every evaluation with the step and ``{metric: [one value per
+    member]}`` (e.g. ``values["test/acc"][m]``); an exception raised in it stops the run (resumable).
+    ``quiet``: False shows a progress bar (tqdm.auto in Jupyter when installed, else rich), True none; None (the
+    default) shows one in a notebook or on a terminal.
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config, overrides)
     if isinstance(config, RunConfig) and overrides:
@@ -196,22 +210,24 @@ def run(config: RunConfig | str | Path | dict, overrides: list[str] | None = Non
     _remove_stale_temp_dirs(path)
     if RunDir(path).exists():
         existing = Run(path)
-        return existing if existing.complete else resume(path, device, threads, on_eval)
+        return existing if existing.complete else resume(path, device, threads, on_eval, quiet)
     if path.exists():
         raise UserError(f"{path} exists but is not a grokscope run; remove it or choose another --out")
     dev = pick_device(device)
-    n_threads = check_threads(threads)
+    n_threads = _threads(threads, cfg, dev)
     with torch_threads(n_threads):
         setup = _setup(cfg, dev)  # every config/model error surfaces here, before anything is written
         start, rows = _fork(setup) if cfg.train.fork else (0, None)
         _create_run_dir(path, cfg, setup, dev, n_threads)
         rd = RunDir(path)
-        return _train(rd, setup, on_eval, start, _forked_recorder(rd, setup, start, rows))
+        with _progress(cfg, quiet, on_eval, start) as cb:
+            return _train(rd, setup, cb, start, _forked_recorder(rd, setup, start, rows))
 
 
-def resume(path: str | Path, device: str = "auto", threads: int | None = None,
-           on_eval: Callable[[int, dict[str, list[float]]], None] | None = None) -> Run:
+def resume(path: str | Path, device: str = "auto", threads: int | str | None = None,
+           on_eval: Callable[[int, dict[str, list[float]]], None] | None = None, quiet: bool | None = None) -> Run:
     """Continue an interrupted run from its last resume state; a complete run is returned unchanged.
+    ``on_eval`` and ``quiet`` as in ``run``.
 
     ``threads`` defaults to the threads the run was started with (meta.json); the resume state is loaded on the
     CPU (RNG states must stay CPU byte tensors) and copied into the device's tensors."""
@@ -224,7 +240,7 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
         return r
     cfg = r.config
     dev = pick_device(device)
-    n_threads = check_threads(threads if threads is not None else r.meta.get("threads"))
+    n_threads = _threads(threads if threads is not None else r.meta.get("threads"), cfg, dev)
     with torch_threads(n_threads):
         setup = _setup(cfg, dev)
         start, n_parts = 0, 0
@@ -249,7 +265,15 @@ def resume(path: str | Path, device: str = "auto", threads: int | None = None,
                 rec.replay(rd.read_metrics().to_pandas(), upto=start)
         finally:
             rd.unlock()
-        return _train(rd, setup, on_eval, start, rec)
+        with _progress(cfg, quiet, on_eval, start) as cb:
+            return _train(rd, setup, cb, start, rec)
+
+
+def _progress(cfg: RunConfig, quiet: bool | None, on_eval: Any, start: int) -> Any:
+    """``on_eval`` wrapped with a notebook/terminal progress bar unless quiet (``progress_bar``)."""
+    from .progress_bar import notebook_progress
+
+    return notebook_progress(cfg, quiet, on_eval, start)
 
 
 def _resume_state(rd: RunDir) -> dict[str, Any] | None:
@@ -406,6 +430,7 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
         label_free = {**meta.get("label_free", {}), **setup.probes.label_free}
         rd.update_meta(status="complete", steps_done=last, train_seconds=round(meta.get("train_seconds", 0) + elapsed, 3),
                        steps_per_second=round((last - start) / elapsed, 2) if elapsed > 0 else None,
+                       last_part={"from": start, "to": last, "seconds": round(elapsed, 3)},
                        label_free=dict(sorted(label_free.items())),
                        probes={p.name: p.describe() for p in setup.probes.probes})
         rd.forget_states()

@@ -19,6 +19,22 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="grokscope: reproduce, intervene on and measure grokking.")
 
 SET_HELP = "override a config field, e.g. --set optim.lr=3e-3 (repeatable)"
+THREADS_HELP = ("torch threads: a count, or auto (1 for small models and on a busy machine, all free cores for a "
+                "large step; train/threads.py)")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"grokscope {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """grokscope: reproduce, intervene on and measure grokking."""
 
 
 def _console(stderr: bool = False) -> Any:
@@ -44,38 +60,6 @@ def presets() -> None:
     _console().print(table)
 
 
-def _progress_callback(total: int, members: int) -> tuple[Any, Any]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(TextColumn("[bold]step"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.fields[stats]}"), console=_console(stderr=True), transient=False)
-    task = progress.add_task("train", total=total, stats="")
-
-    def on_eval(step: int, values: dict[str, list[float]]) -> None:
-        progress.start()  # at the first evaluation (idempotent): a config error before it stays one line
-        def rng(name: str, fmt: str) -> str:
-            v = values.get(name)
-            if not v:
-                return "-"
-            return format(min(v), fmt) if members == 1 else f"{min(v):{fmt}}..{max(v):{fmt}}"
-
-        stats = f"train {rng('train/acc', '.3f')}  test {rng('test/acc', '.3f')}  ||W|| {rng('norm/total', '.1f')}"
-        progress.update(task, completed=step, stats=stats)
-
-    return progress, on_eval
-
-
-def _train_with_progress(fn: Any, cfg: Any, quiet: bool, **kwargs: Any) -> Any:
-    if quiet:
-        return fn(**kwargs)
-    progress, on_eval = _progress_callback(cfg.train.steps, len(cfg.member_table()))
-    try:
-        return fn(on_eval=on_eval, **kwargs)
-    finally:
-        if progress.live.is_started:
-            progress.stop()
-
-
 @contextmanager
 def _interrupt_hint() -> Iterator[None]:
     """Ctrl-C / SIGTERM while training: the run is already marked interrupted; say how to continue, exit 130
@@ -96,16 +80,27 @@ def run(
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
     out: Path = typer.Option(Path("runs"), "--out", help="parent directory of the run directory"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
-    threads: Optional[int] = typer.Option(None, help="torch threads (default 1: small models lose to thread contention)"),
+    threads: str = typer.Option("auto", help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the resolved config and what would run; write nothing"),
 ) -> None:
-    """Train a config; live progress, then a per-member summary and curves.png in the run directory."""
+    """Train a config; live progress (plain lines when stdout is not a terminal), then a per-member summary and
+    curves.png in the run directory."""
     from . import api
+    from .cli_progress import train_with_progress
     from .config import load_config
 
-    cfg = load_config(config, set_)
+    notes: list[str] = []
+    cfg = load_config(config, set_, notes)
+    if dry_run:
+        from .cli_config import dry_run as show_dry_run
+
+        return show_dry_run(cfg, out, device, threads, notes)
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")
     with _interrupt_hint():
-        r = _train_with_progress(api.run, cfg, quiet, config=cfg, out=out, device=device, threads=threads)
+        r = train_with_progress(api.run, cfg, quiet, out / f"{cfg.name}-{cfg.run_id()}", config=cfg, out=out,
+                                device=device, threads=threads)
     _summary(r)
 
 
@@ -113,11 +108,12 @@ def run(
 def resume(
     run_dir: Path = typer.Argument(..., help="run directory"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
-    threads: Optional[int] = typer.Option(None, help="torch threads (use the same as the original run for identical metrics)"),
+    threads: str = typer.Option("auto", help=THREADS_HELP + "; the original run's count gives identical metrics"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Continue an interrupted run (even one killed with -9) from its last saved state."""
     from . import api
+    from .cli_progress import train_with_progress
 
     r = api.Run(run_dir)
     if r.complete:
@@ -125,7 +121,7 @@ def resume(
         r = api.resume(run_dir)  # returns it unchanged, after redrawing a missing curves.png
     else:
         with _interrupt_hint():
-            r = _train_with_progress(api.resume, r.config, quiet, path=run_dir, device=device, threads=threads)
+            r = train_with_progress(api.resume, r.config, quiet, run_dir, path=run_dir, device=device, threads=threads)
     _summary(r)
 
 
@@ -154,8 +150,11 @@ def _summary(r: Any) -> None:
 
     meta = r.meta
     rows = _summary_rows(r)
+    from .cli_progress import time_label
+
+    fork = r.config.train.fork
     table = Table(title=f"{r.path}  ({meta.get('status')}, {meta.get('steps_done')} steps, "
-                        f"{meta.get('train_seconds', '?')} s, {meta.get('steps_per_second', '?')} steps/s)")
+                        f"{time_label(meta, fork.step if fork else None)})")
     for col in ("member", "seed", "vary", "T_mem", "T_grok", "delay", "train acc", "test acc", "||W||"):
         table.add_column(col, justify="right")
 
@@ -180,10 +179,15 @@ def _summary(r: Any) -> None:
 def show(
     run_dir: Path = typer.Argument(..., help="run directory"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    config: bool = typer.Option(False, "--config", help="print the run's resolved config (YAML)"),
 ) -> None:
     """Summarise a run: per-member T_mem, T_grok, delay, censoring and final metrics."""
     from . import api
 
+    if config:
+        from .cli_config import show_config
+
+        return show_config(run_dir)
     r = api.Run(run_dir)
     if as_json:
         doc = {"run_id": r.path.name, "path": str(r.path), "status": r.meta.get("status"), "meta": r.meta,
@@ -211,7 +215,8 @@ def _register_extensions() -> None:
     """Commands that live in their own modules (sweeps, catalog, reports, analyses, ...) add themselves to ``app``."""
     from .cli_analyze import register_modules
 
-    register_modules(app, ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes"))
+    register_modules(app, ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes",
+                           "cli_config"))
 
 
 _register_extensions()

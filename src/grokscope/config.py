@@ -212,12 +212,13 @@ class CheckpointConfig(Section):
                          "(ckpt/state_NNNNNNNN.pt), so that other runs can branch from it (train.fork)")
 
 
-NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component (the sweep name rule, bounded)
+NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._=-]{0,99}"  # one safe path component (the sweep name rule, bounded; '='
+# for names derived from overrides, config_names)
 
 
 class RunConfig(Section):
     name: str = Field("run", description="a label shown in summaries and the run directory's prefix: letters, "
-                      "digits, '.', '_', '-', starting with a letter or digit, at most 100 characters")
+                      "digits, '.', '_', '-', '=', starting with a letter or digit, at most 100 characters")
     task: TaskConfig = Field(default_factory=lambda: TASK_CONFIGS[0]())
     model: ModelConfig = Field(default_factory=lambda: MODEL_CONFIGS[0]())
     optim: OptimConfig = Field(default_factory=OptimConfig)
@@ -235,7 +236,7 @@ class RunConfig(Section):
         import re
 
         if not re.fullmatch(NAME_RE, v):
-            raise ValueError("must be one path component: letters, digits, '.', '_', '-', starting with a letter "
+            raise ValueError("must be one path component: letters, digits, '.', '_', '-', '=', starting with a letter "
                              "or digit, at most 100 characters")
         return v
 
@@ -341,7 +342,9 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
+def apply_overrides(data: dict, overrides: list[str], switches: list | None = None) -> dict:
+    """``key=value`` overrides applied in order. ``switches`` collects ``(section, old section, keys set after)``
+    for each ``task.name`` / ``model.name`` switch (config_names.reset_note says what it reset)."""
     data = copy.deepcopy(data)
     for item in overrides:
         if "=" not in item:
@@ -354,8 +357,13 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         # switching task/model family first, so the other keys are checked against the new family
         if key in ("task.name", "model.name"):
             section = key.split(".")[0]
+            if switches is not None:
+                switches.append((section, copy.deepcopy(data.get(section) or {}), set()))
             data[section] = {"name": value}
             continue
+        for sec, _, kept in switches or []:
+            if key.startswith(sec + "."):
+                kept.add(key.removeprefix(sec + ".").split(".")[0])
         probe = copy.deepcopy(data)
         if key.startswith("members.vary."):
             probe.setdefault("members", {}).setdefault("vary", {})[key.removeprefix("members.vary.")] = value
@@ -411,12 +419,18 @@ def validate(data: dict) -> RunConfig:
     return cfg
 
 
-def load_config(source: str | Path | dict | None = None, overrides: list[str] | None = None) -> RunConfig:
+def load_config(source: str | Path | dict | None = None, overrides: list[str] | None = None,
+                notes: list[str] | None = None) -> RunConfig:
     """Build a validated config from a preset name, a TOML/YAML path or a dict, then apply ``key=value`` overrides.
 
-    A file may name a preset to start from with a top-level ``preset = "nanda"``.
+    A file may name a preset to start from with a top-level ``preset = "nanda"``. A config that starts from a
+    preset and changes its task or model is named by what differs (``quick-op=x2xyy2-p=31``) unless the user
+    gives ``name``. ``notes`` (a list) receives one line per ``task.name``/``model.name`` switch that reset fields.
     """
+    from .config_names import derived_name, differences, reset_note
     from .presets import PRESETS
+
+    preset = str(source) if not isinstance(source, dict) and source is not None and str(source) in PRESETS else None
 
     if source is None:
         data: dict = {}
@@ -429,6 +443,8 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
     else:
         raise UserError(f"unknown preset or config file {str(source)!r}{_did_you_mean(str(source), PRESETS)}")
     base = data.pop("preset", None)
+    named = "name" in data and preset is None or any(o.split("=", 1)[0].strip() == "name" for o in overrides or [])
+    preset = preset or (base if isinstance(base, str) else None)
     if base is not None:
         if not isinstance(base, str):
             raise UserError(f"preset must be a preset name (a string), got {type(base).__name__}")
@@ -437,8 +453,19 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
         merged = copy.deepcopy(PRESETS[base].config)
         _deep_update(merged, data)
         data = merged
-    data = apply_overrides(data, overrides or [])
-    return validate(data)
+    switches: list = []
+    data = apply_overrides(data, overrides or [], switches)
+    cfg = validate(data)
+    if notes is not None:
+        for section, old, kept in switches:
+            note = reset_note(section, old, getattr(cfg, section).model_dump(mode="json"), kept)
+            notes.extend([note] if note else [])
+    if preset is not None and not named:
+        parts = differences(validate(copy.deepcopy(PRESETS[preset].config)).model_dump(mode="json"),
+                            cfg.model_dump(mode="json"))
+        if parts:
+            cfg = validate({**cfg.model_dump(mode="json"), "name": derived_name(cfg.name, parts)})
+    return cfg
 
 
 def _deep_update(dst: dict, src: dict) -> None:

@@ -50,6 +50,19 @@ def check_bounded(text: str, where: str) -> None:
             pass  # the parser reports it
 
 
+def parse_error(e: BaseException) -> str:
+    """A parse error as one line that keeps where it is: PyYAML puts line and column on lines after the first
+    (issue 12: they were lost), as ``problem_mark`` (0-based); TOML's message already has them."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    if mark is None:
+        return first_line(e)
+    what = getattr(e, "problem", None) or getattr(e, "context", None) or first_line(e)
+    context = getattr(e, "context", None)
+    if context and context != what:
+        what = f"{what} ({context})"
+    return f"line {mark.line + 1}, column {mark.column + 1}: {what}"
+
+
 def read_file(path: str | Path) -> dict:
     """A TOML or YAML config file as a dict; one-line errors for missing/unparsable files."""
     path = Path(path)
@@ -72,7 +85,7 @@ def read_file(path: str | Path) -> dict:
 
             data = yaml.load(text, Loader=_yaml_loader())
     except Exception as e:  # noqa: BLE001 - any parse error is the user's file
-        raise UserError(f"cannot parse {path}: {first_line(e)}") from None
+        raise UserError(f"cannot parse {path}: {parse_error(e)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

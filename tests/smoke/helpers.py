@@ -17,7 +17,7 @@ import pytest
 _SCRIPT = Path(sys.executable).parent / "grokscope"
 GROKSCOPE = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "grokscope.cli"]
 
-RUN_RE = re.compile(r"^quick-[0-9a-f]{12}$")
+RUN_RE = re.compile(r"^quick(-[A-Za-z0-9._]+=[A-Za-z0-9._]+)*-[0-9a-f]{12}$")  # named by what differs (issue 12)
 
 # a small, fast variant of the quick preset (13² examples, 32 hidden units)
 TINY = ["--set", "task.p=13", "--set", "model.d_hidden=32"]

@@ -89,7 +89,7 @@ def train_one(config: dict[str, Any], runs_dir: str, threads: int, device: str,
         from ..config import RunConfig
 
         cfg = RunConfig.model_validate(config)
-        r = api.run(cfg, out=runs_dir, device=device, threads=threads, on_eval=on_eval)
+        r = api.run(cfg, out=runs_dir, device=device, threads=threads, on_eval=on_eval, quiet=True)  # the sweep shows progress
         return {"run_id": r.path.name, "events": r.events, "seconds": time.monotonic() - t0}
     except UserError as e:
         return {"error": str(e), "seconds": time.monotonic() - t0}
