@@ -115,12 +115,19 @@ def resume(
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     threads: Optional[int] = typer.Option(None, help="torch threads (use the same as the original run for identical metrics)"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="extend a run to this longer budget "
+                                        "(recorded in the same run: meta.json 'extensions')"),
 ) -> None:
-    """Continue an interrupted run (even one killed with -9) from its last saved state."""
+    """Continue an interrupted run (even one killed with -9) from its last saved state; with --steps N, continue a
+    complete one to a budget of N steps."""
     from . import api
 
     r = api.Run(run_dir)
-    if r.complete:
+    if steps is not None:
+        with _interrupt_hint():
+            r = _train_with_progress(api.extend, r.config.model_copy(update={"train": r.config.train.model_copy(
+                update={"steps": steps})}), quiet, path=run_dir, steps=steps, device=device, threads=threads)
+    elif r.complete:
         _console().print(f"{run_dir} is already complete")  # stdout: stderr stays for errors
         r = api.resume(run_dir)  # returns it unchanged, after redrawing a missing curves.png
     else:
