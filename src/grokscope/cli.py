@@ -200,25 +200,11 @@ def show(
         _summary(r)
 
 
-@app.command()
-def plot(
-    run_dir: Path = typer.Argument(..., help="run directory"),
-    out: Optional[Path] = typer.Option(None, help="output PNG (default: RUN/curves.png)"),
-) -> None:
-    """(Re)draw curves.png: accuracy and loss on a log-step axis, weight norm on a twin axis, T_mem/T_grok."""
-    from . import api
-    from .report.curves import plot_run
-
-    r = api.Run(run_dir)
-    path = plot_run(r, out or r.path / "curves.png")
-    _console().print(f"wrote {path}")
-
-
 def _register_extensions() -> None:
     """Commands that live in their own modules (sweeps, catalog, reports, analyses, ...) add themselves to ``app``."""
     from .cli_analyze import register_modules
 
-    register_modules(app, ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes"))
+    register_modules(app, ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes", "cli_workbench"))
 
 
 _register_extensions()

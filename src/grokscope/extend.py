@@ -80,7 +80,7 @@ def extend(path: str | Path, steps: int, device: str = "auto", threads: int | No
             rd.write_json("config.json", new_cfg.model_dump(mode="json"))
             meta = rd.read_json("meta.json")
             ext = {"from_steps": cfg.train.steps, "to_steps": steps, "continued_from": start,
-                   "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+                   "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
             rd.update_meta(status="interrupted", extensions=[*meta.get("extensions", []), ext])
             forget(rd.metrics_file)
             forget(rd.path / "events.json")
