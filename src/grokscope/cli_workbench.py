@@ -7,6 +7,7 @@ inside the commands.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -113,7 +114,12 @@ def compare(
                         title="compare: " + ("per member" if members else "mean over members, shaded min..max"))
     rows = compare_rows(opened, labels, metric)
     if as_json:
-        doc = {"figure": str(path), "metrics": metric, "runs": rows}
+        def plain(row: dict[str, Any]) -> dict[str, Any]:  # standard JSON: a censored median is null, flagged
+            t = row["median_t_grok"]
+            cens = t is not None and math.isinf(t)
+            return {**row, "median_t_grok": None if cens else t, "median_t_grok_censored": cens}
+
+        doc = {"figure": str(path), "metrics": metric, "runs": [plain(r) for r in rows]}
         sys.stdout.write(json.dumps(doc, indent=2, default=str, allow_nan=False) + "\n")
         return
     from rich.table import Table
@@ -122,7 +128,7 @@ def compare(
     cols = ["run", "status", "steps", "grokked", "median T_mem", "median T_grok", "median delay"] + \
         [f"final {m}" for m in metric]
     for c in cols:
-        table.add_column(c, justify="left" if c == "run" else "right")
+        table.add_column(c, justify="left" if c == "run" else "right", no_wrap=c == "run")
     for row in rows:
         table.add_row(row["run"], str(row["status"]), str(row["steps"]), f"{row['grokked']}/{row['members']}",
                       fmt_steps(row["median_t_mem"]), fmt_steps(row["median_t_grok"]), fmt_steps(row["median_delay"]),

@@ -142,6 +142,9 @@ def to_tensorboard(run: Any, out: Path) -> Path:
 
 
 def to_mlflow(run: Any, out: Path) -> Path:
+    # a plain folder any MLflow reads (mlflow-skinny has no database backend); MLflow 3 keeps the file store in
+    # maintenance mode behind this opt-in
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     require("mlflow")
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
