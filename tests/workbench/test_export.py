@@ -10,7 +10,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from tests.hardening.cli_inproc import cli
 
 

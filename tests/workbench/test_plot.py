@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.hardening.cli_inproc import cli
 
 MAGIC = {".png": b"\x89PNG", ".pdf": b"%PDF", ".svg": b"<?xml"}
