@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..store.catalog import SEED_AXES
+from .fmt import fmt_steps
 
 MAX_PANELS = 36  # small multiples drawn at most (the rest is listed in the table)
 MAX_OVERLAY = 20  # cells overlaid in one plot at most
@@ -105,15 +106,10 @@ def design(cat: Any, root: Path, members: Any) -> Design:
             df[a] = [r.get(a) for r in rows]
         source = "sweep.json"
     else:
-        axes = []
-        for k in cat.member_keys:
-            if k in SEED_AXES or k not in df.columns:
-                continue
-            col = [json.dumps(_clean(v), default=str) for v in df[k]]
-            if len(set(col)) > 1:
-                axes.append(k)
+        axes, notes = config_axes(cat, df)
         source = "config"
     labels = {a: cat.names.get(a, a) for a in axes}
+    labels.update({a: "run" for a in axes if a == RUN_AXIS})
     keys = [tuple(json.dumps(_clean(v), default=str) for v in row) for row in zip(*[df[a] for a in axes])] \
         if axes else [()] * len(df)
     order = sorted(set(keys), key=lambda k: tuple(value_key(json.loads(x)) for x in k))
@@ -134,6 +130,47 @@ def design(cat: Any, root: Path, members: Any) -> Design:
                       "median_final_test_acc": float(np.median(acc)) if acc else None,
                       "budget": _clean(sub["budget"].max()) if sub["budget"].notna().any() else None})
     return Design(axes, labels, df, cells, source, notes)
+
+
+RUN_AXIS = "run_id"  # the one categorical axis of runs too different to line up on config axes (report/axes.py)
+
+
+def config_axes(cat: Any, df: Any) -> tuple[list[str], list[str]]:
+    """The config keys whose per-member values differ and matter (``report/axes.py``), and notes on what was
+    merged or left out."""
+    from .axes import MAX_AXES, distinct_axes, matters
+
+    varying, skipped = {}, []
+    for k in cat.member_keys:
+        if k in SEED_AXES or k not in df.columns:
+            continue
+        vals = [_clean(v) for v in df[k]]
+        if len({json.dumps(v, default=str) for v in vals}) <= 1:
+            continue
+        if matters(k):
+            varying[k] = vals
+        else:
+            skipped.append(k)
+    axes, stands = distinct_axes(varying)
+    notes = []
+    if skipped:
+        notes.append(f"not axes (measurement and storage settings): {', '.join(cat.names.get(k, k) for k in skipped)}")
+    if len(axes) > MAX_AXES:
+        notes.append(f"{len(varying)} config keys differ ({', '.join(cat.names.get(k, k) for k in varying)}): too many "
+                     "to line the runs up on axes; each run is its own cell")
+        return [RUN_AXIS], notes
+    for a in axes:
+        if stands[a]:
+            notes.append(f"{cat.names.get(a, a)} stands for the keys that vary with it: "
+                         f"{', '.join(cat.names.get(k, k) for k in stands[a])}")
+    return axes, notes
+
+
+def wrap(text: str, width: int) -> str:
+    """Long labels on several lines (titles and legends stay inside their figure at any count of axes)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) if text else text
 
 
 def cell_label(d: Design, cell: dict[str, Any]) -> str:
@@ -183,7 +220,7 @@ def fig_cell_curves(d: Design, curves: dict, path: Path) -> bytes:
     ncols = min(n, 4)
     nrows = math.ceil(n / ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=(3.6 * ncols + 0.6, 2.7 * nrows + 0.8), squeeze=False,
-                            sharex=True, sharey=True)
+                            sharex=True, sharey=True, layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, cell in zip(axs.flat, cells):
         sub = d.members[d.members["_cell"] == cell["cell"]]
@@ -197,7 +234,7 @@ def fig_cell_curves(d: Design, curves: dict, path: Path) -> bytes:
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-        ax.set_title(f"{cell_label(d, cell)}\n{cell['n_grokked']}/{cell['n']} grokked", fontsize=8)
+        ax.set_title(f"{wrap(cell_label(d, cell), 44)}\n{cell['n_grokked']}/{cell['n']} grokked", fontsize=7)
     for ax in list(axs.flat)[n:]:
         ax.axis("off")
     for ax in axs[-1]:
@@ -206,14 +243,13 @@ def fig_cell_curves(d: Design, curves: dict, path: Path) -> bytes:
         ax.set_ylabel("accuracy")
     more = f" (first {MAX_PANELS} of {len(d.cells)} cells)" if len(d.cells) > MAX_PANELS else ""
     fig.suptitle(f"accuracy per cell{more}: test (solid), train (dashed), one colour per member", fontsize=10)
-    fig.tight_layout()
     return save(fig, path)
 
 
 def fig_overlay(d: Design, curves: dict, path: Path) -> bytes:
     """Median test accuracy of each cell against steps, all cells on one axes."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
     cmap = plt.get_cmap("viridis")
     n = len(d.cells)
     for i, cell in enumerate(d.cells):
@@ -228,7 +264,7 @@ def fig_overlay(d: Design, curves: dict, path: Path) -> bytes:
             continue
         steps = np.array(sorted(series))
         med = np.array([np.median(series[s]) for s in steps])
-        ax.plot(steps, med, color=cmap(i / max(n - 1, 1)), lw=1.5, label=cell_label(d, cell))
+        ax.plot(steps, med, color=cmap(i / max(n - 1, 1)), lw=1.5, label=wrap(cell_label(d, cell), 48))
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("step")
@@ -236,7 +272,6 @@ def fig_overlay(d: Design, curves: dict, path: Path) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title("test accuracy per cell (median over members)", fontsize=10)
-    fig.tight_layout()
     return save(fig, path)
 
 
@@ -281,7 +316,7 @@ def fig_tgrok_vs_axis(d: Design, axis: str, path: Path) -> bytes:
     df = df.assign(_group=keys, _x=[pos[json.dumps(_clean(v), default=str)] for v in df[axis]])
     for g in sorted(set(keys), key=lambda k: order[k]):
         groups[g] = df[df["_group"] == g]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     rng = np.random.default_rng(0)
     span = (max(pos.values()) - min(pos.values())) if len(pos) > 1 else 1.0
@@ -310,7 +345,7 @@ def fig_tgrok_vs_axis(d: Design, axis: str, path: Path) -> bytes:
                 med.append(float(at["budget"].max()))
                 cens.append(True)
         xs_a, med_a, cens_a = np.array(xs), np.array(med), np.array(cens, dtype=bool)
-        ax.plot(xs_a[~cens_a], med_a[~cens_a], color=col, lw=1.8, marker="s", ms=5, label=g or None)
+        ax.plot(xs_a[~cens_a], med_a[~cens_a], color=col, lw=1.8, marker="s", ms=5, label=wrap(g, 48) or None)
         if cens_a.any():
             ax.scatter(xs_a[cens_a], med_a[cens_a], marker="^", s=110, facecolors="none", edgecolors=col,
                        linewidths=2)
@@ -332,7 +367,6 @@ def fig_tgrok_vs_axis(d: Design, axis: str, path: Path) -> bytes:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title(f"T_grok against {d.labels[axis]}", fontsize=10)
-    fig.tight_layout()
     return save(fig, path)
 
 
@@ -350,11 +384,11 @@ def fig_heatmap(d: Design, path: Path) -> bytes:
         m = c["median_t_grok"]
         if m is not None and math.isfinite(m):
             grid[i, j] = math.log10(max(m, 1.0))
-            text[i][j] = f"{m:.0f}\n{c['n_grokked']}/{c['n']}"
+            text[i][j] = f"{fmt_steps(m)}\n{c['n_grokked']}/{c['n']}"
         elif m is not None:
             censored.append((i, j))
             text[i][j] = f"cens.\n{c['n_grokked']}/{c['n']}"
-    fig, ax = plt.subplots(figsize=(1.1 * len(v1) + 3.2, 0.8 * len(v0) + 2.2))
+    fig, ax = plt.subplots(figsize=(1.1 * len(v1) + 3.2, 0.8 * len(v0) + 2.2), layout="constrained")
     im = ax.imshow(grid, cmap="viridis_r", aspect="auto", origin="lower")
     for i, j in censored:
         ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.85", hatch="//", edgecolor="0.5"))
@@ -372,5 +406,4 @@ def fig_heatmap(d: Design, path: Path) -> bytes:
     cb = fig.colorbar(im, ax=ax)
     cb.set_label("log10 median T_grok")
     ax.set_title("median T_grok per cell (grokked/members); hatched: median censored", fontsize=9)
-    fig.tight_layout()
     return save(fig, path)

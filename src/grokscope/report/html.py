@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import UserError
 from ..store.atomic import write_atomic
 from .claims import VERDICT_CSS
+from .fmt import fmt_steps
 
 MAX_MEMBER_ROWS = 500
 
@@ -127,9 +128,10 @@ def _fmt(v: Any, digits: int = 4) -> str:
 
 
 def _time(v: Any, budget: Any = None) -> str:
+    """A step time or a median of them, by the one rule of ``report/fmt.py``."""
     if v is not None and isinstance(v, float) and math.isinf(v):
         return f"censored (> {_fmt(budget)})" if budget is not None else "censored"
-    return _fmt(v)
+    return fmt_steps(v)
 
 
 class _RunView:
@@ -215,14 +217,16 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
                 C.fig_heatmap(d, out / "heatmap_tgrok.png"))
     cells = [{"cell": c["cell"], "vals": [C.fmt_value(c["values"][a]) for a in d.axes], "n": c["n"],
               "n_grokked": c["n_grokked"], "t_mem": _time(c["median_t_mem"], c["budget"]),
-              "t_grok": _time(c["median_t_grok"], c["budget"]), "delay": _fmt(c["median_delay"]),
+              "t_grok": _time(c["median_t_grok"], c["budget"]), "delay": _time(c["median_delay"]),
               "acc": _fmt(c["median_final_test_acc"], 3), "budget": _fmt(c["budget"]),
               "censored": c["median_t_grok"] is not None and math.isinf(c["median_t_grok"])} for c in d.cells]
     member_cols = ["run_id", "member", "seed"] + [d.labels[a] for a in d.axes if d.labels[a] not in ("seed",)] + \
         ["t_mem", "t_grok", "delay", "censored", "budget", "final_test_acc", "final_norm"]
     shown = d.members.head(MAX_MEMBER_ROWS)
     rename = {d.labels[a]: a for a in d.axes}
-    member_rows = [{c: _fmt(row.get(rename.get(c, c))) for c in member_cols} for row in shown.to_dict("records")]
+    steps_cols = {"t_mem", "t_grok", "delay", "budget"}
+    member_rows = [{c: (_time if c in steps_cols else _fmt)(row.get(rename.get(c, c))) for c in member_cols}
+                   for row in shown.to_dict("records")]
     run_cols = [c for c in ("run_id", "status", "name", "task", "model", "n_members", "n_grokked", "steps_done",
                             "train_seconds", "created") if c in runs.columns]
     run_rows = [{c: _fmt(row.get(c)) for c in run_cols} for row in runs.to_dict("records")]
