@@ -6,10 +6,10 @@ import shutil
 import warnings
 
 import pytest
+from tests.hardening.cli_inproc import cli
 
 import grokscope as gs
 from grokscope.report.axes import MAX_AXES, distinct_axes, matters
-from tests.hardening.cli_inproc import cli
 
 
 def test_bookkeeping_keys_are_never_axes():
