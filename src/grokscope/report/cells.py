@@ -339,7 +339,7 @@ def fig_events_vs_axis(d: Design, axis: str, path: Path) -> bytes | None:
     fig, axs = plt.subplots(1, 3, figsize=(14, 4.4), layout="constrained")
     for ax, q in zip(axs, qs):
         draw_vs_axis(ax, d, axis, q)
-    axs[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.legend(*axs[0].get_legend_handles_labels(), fontsize=7, loc="outside right center")
     return save(fig, path)
 
 
@@ -416,6 +416,10 @@ def draw_vs_axis(ax: Any, d: Design, axis: str, q: Quantity) -> None:
         if cens_a.any():
             ax.scatter(xs_a[cens_a], med_a[cens_a], marker="^", s=110, facecolors="none", edgecolors=col,
                        linewidths=2)
+    if not any_value and not q.censored_at_budget:
+        ax.text(0.5, 0.5, "no member grokked: undefined", ha="center", va="center", transform=ax.transAxes,
+                color="0.4")
+        ax.set_yticks([])
     ax.scatter([], [], s=18, color="grey", label="member")
     if q.censored_at_budget:
         ax.scatter([], [], s=34, marker="^", facecolors="none", edgecolors="grey", label="member: censored (at budget)")
