@@ -53,7 +53,9 @@ def fmt_cell(v: Any) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
             return str(v)
-        return f"{v:.4g}"
+        from .report.fmt import fmt_number  # one rule for numbers in every table (report/fmt.py)
+
+        return fmt_number(v)
     if isinstance(v, decimal.Decimal):
         return fmt_cell(float(v))
     return str(v)

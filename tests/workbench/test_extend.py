@@ -4,13 +4,16 @@ steps: a recorded extension of the same run (grokscope/extend.py)."""
 from __future__ import annotations
 
 import copy
+import shutil
 
 import pandas as pd
 import pytest
+from tests.hardening.cli_inproc import cli
 
 import grokscope as gs
 from grokscope.api import Run, extend
 from grokscope.errors import UserError
+from grokscope.train.status import RunInterrupted
 
 BASE = {"preset": "gromov", "name": "ext", "task": {"p": 23, "frac": 0.5}, "model": {"d_hidden": 64},
         "optim": {"lr": 2e-2}, "train": {"steps": 120}, "eval": {"points": 25},
@@ -35,8 +38,14 @@ def pair(tmp_path_factory):
     return short, long
 
 
-def test_extension_equals_an_uninterrupted_longer_run_on_shared_steps(pair):
+def copy_of(run: Run, tmp_path) -> Run:
+    shutil.copytree(run.path, tmp_path / run.path.name)
+    return Run(tmp_path / run.path.name)
+
+
+def test_extension_equals_an_uninterrupted_longer_run_on_shared_steps(pair, tmp_path):
     short, long = pair
+    short = copy_of(short, tmp_path)
     before = set(rows(short).step)
     ext = extend(short.path, LONG, device="cpu")
     assert ext.path == short.path and ext.complete
@@ -61,7 +70,28 @@ def test_extension_equals_an_uninterrupted_longer_run_on_shared_steps(pair):
     assert not (ext.path / "state.pt").exists() and (ext.path / "curves.png").is_file()
 
 
-def test_extension_must_go_beyond_the_budget(pair):
+def test_an_interrupted_extension_resumes_to_the_same_metrics(pair, tmp_path):
+    short, long = pair
+    short = copy_of(short, tmp_path)
+
+    def stop(step, values):
+        if step > 200:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        extend(short.path, LONG, device="cpu", on_eval=stop)
+    assert Run(short.path).status == "interrupted" and Run(short.path).config.train.steps == LONG
+    done = gs.resume(short.path, device="cpu")
+    assert done.complete and len(done.meta["extensions"]) == 1
+    got, ref = rows(done), rows(long)
+    shared = sorted(set(got.step) & set(ref.step))
+    pd.testing.assert_frame_equal(got[got.step.isin(shared)].reset_index(drop=True),
+                                  ref[ref.step.isin(shared)].reset_index(drop=True), check_exact=True)
+
+
+def test_extension_mistakes_are_one_line(capsys, pair):
     short, _ = pair
     with pytest.raises(UserError, match="not beyond"):
         extend(short.path, 50, device="cpu")
+    res = cli(capsys, "resume", short.path, "--steps", "60", "-q")
+    assert res.code == 2 and "not beyond" in res.err and len(res.err.strip().splitlines()) == 1

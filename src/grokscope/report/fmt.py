@@ -34,3 +34,16 @@ def median_steps(values: list[Any]) -> float | None:
         return None
     n = len(xs)
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def fmt_number(x: float, digits: int = 4) -> str:
+    """A float in a table: whole values as integers (12345, not 1.234e+04), values of 1000 and more with one
+    decimal (a median step 1086.5 stays 1086.5, the same as ``fmt_steps`` shows it), others to ``digits``
+    significant digits."""
+    if math.isnan(x) or math.isinf(x):
+        return fmt_steps(x)
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    if 1000 <= abs(x) < 1e15:
+        return f"{x:.1f}"
+    return f"{x:.{digits}g}"

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import UserError
 from ..store.atomic import write_atomic
 from .claims import VERDICT_CSS
-from .fmt import fmt_steps
+from .fmt import fmt_number, fmt_steps
 
 MAX_MEMBER_ROWS = 500
 
@@ -133,9 +133,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
             return "-"
         if math.isinf(v):
             return "censored" if v > 0 else "-inf"
-        if v == int(v) and abs(v) < 1e15:
-            return str(int(v))
-        return f"{v:.{digits}g}"
+        return fmt_number(v, digits)
     return str(v)
 
 
