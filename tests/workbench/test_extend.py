@@ -43,6 +43,7 @@ def copy_of(run: Run, tmp_path) -> Run:
     return Run(tmp_path / run.path.name)
 
 
+@pytest.mark.slow
 def test_extension_equals_an_uninterrupted_longer_run_on_shared_steps(pair, tmp_path):
     short, long = pair
     short = copy_of(short, tmp_path)
@@ -70,6 +71,7 @@ def test_extension_equals_an_uninterrupted_longer_run_on_shared_steps(pair, tmp_
     assert not (ext.path / "state.pt").exists() and (ext.path / "curves.png").is_file()
 
 
+@pytest.mark.slow
 def test_an_interrupted_extension_resumes_to_the_same_metrics(pair, tmp_path):
     short, long = pair
     short = copy_of(short, tmp_path)

@@ -16,6 +16,7 @@ def test_plot_writes_the_format_its_suffix_names(capsys, tiny_run, tmp_path, suf
     assert out.read_bytes().startswith(MAGIC[suffix])
     if suffix == ".svg":
         assert b"<svg" in out.read_bytes()[:2000]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no checksum sidecar beside a user's file
 
 
 def test_plot_any_stored_metric_per_member_or_mean(capsys, tiny_run, tmp_path):

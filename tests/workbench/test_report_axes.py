@@ -34,6 +34,7 @@ def unrelated(tiny_run, other_run, tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_report_on_unrelated_runs_draws_only_axes_that_matter(capsys, unrelated):
     from grokscope.report.html import write_report
 

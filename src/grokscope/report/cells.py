@@ -376,13 +376,14 @@ def draw_vs_axis(ax: Any, d: Design, axis: str, q: Quantity) -> None:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     rng = np.random.default_rng(0)
     span = (max(pos.values()) - min(pos.values())) if len(pos) > 1 else 1.0
-    any_value = False
+    any_value, all_positive = False, True  # a log value axis only for positive values (a delay can be 0)
     for gi, (g, sub) in enumerate(groups.items()):
         col = colors[gi % len(colors)]
         known = sub[sub["grokked"].notna()]
         value = known[q.column].to_numpy(dtype=float)
         has = np.isfinite(value)
         any_value |= bool(has.any())
+        all_positive &= bool((value[has] > 0).all())
         jit = rng.uniform(-1, 1, len(known))
         x = known["_x"].to_numpy(dtype=float)
         x = x * np.exp(0.04 * jit) if log_x else x + jit * (0.08 if not numeric else 0.012 * span)
@@ -420,6 +421,7 @@ def draw_vs_axis(ax: Any, d: Design, axis: str, q: Quantity) -> None:
         ax.text(0.5, 0.5, "no member grokked: undefined", ha="center", va="center", transform=ax.transAxes,
                 color="0.4")
         ax.set_yticks([])
+        ax.set_xticks([])
     ax.scatter([], [], s=18, color="grey", label="member")
     if q.censored_at_budget:
         ax.scatter([], [], s=34, marker="^", facecolors="none", edgecolors="grey", label="member: censored (at budget)")
@@ -428,12 +430,14 @@ def draw_vs_axis(ax: Any, d: Design, axis: str, q: Quantity) -> None:
     if q.censored_at_budget:
         ax.scatter([], [], s=110, marker="^", facecolors="none", edgecolors="grey", linewidths=2,
                    label="median censored (>= half)")
+    drawn = any_value or q.censored_at_budget
+    log_x = log_x and drawn  # an empty panel has no positive data limits for a log axis
     if log_x:
         ax.set_xscale("log")
     if not numeric:
         ax.set_xticks([pos[v] for v in vals], [wrap(fmt_value(r), 24) for r in raw],
                       rotation=30 if len(vals) > 6 else 0)
-    if q.log and any_value or q.censored_at_budget:
+    if all_positive and (q.log and any_value or q.censored_at_budget):
         ax.set_yscale("log")
         _plain_log_ticks(ax.yaxis)
     if log_x:
