@@ -7,7 +7,8 @@ The extension is *recorded in the same run* (same directory, same run id), not a
 - Training continues from the full training state a complete run keeps at its last step (``ckpt/state_<T>.pt``:
   parameters, optimizer moments, interventions, noise streams, probe states), so the trajectory is the one an
   uninterrupted run of budget N follows: the weights at every step are the same (the loop never reads the budget
-  except to stop).
+  except to stop). Once extended, the state at the old end is removed (unless ``checkpoint.states`` keeps states
+  at checkpoints for ``train.fork``); the new end keeps its own, so a run can be extended again.
 - The eval grid: the evals already recorded (on the grid of the old budget, at steps <= T) are kept as they are;
   after T the run evaluates on the grid a run of budget N has (``train.schedule.eval_steps(eval, N)``). So on every
   step both grids contain, the metrics equal an uninterrupted budget-N run's bit for bit; a geometric grid of budget
@@ -89,4 +90,7 @@ def extend(path: str | Path, steps: int, device: str = "auto", threads: int | No
             rec.replay(table.to_pandas(), upto=start)
         finally:
             rd.unlock()
-        return api._train(rd, setup, on_eval, start, rec)
+        out = api._train(rd, setup, on_eval, start, rec)
+    if not cfg.checkpoint.states:  # the state at the old end was kept only to extend from; the new end has its own
+        forget(state_file)
+    return out

@@ -69,6 +69,7 @@ def test_extension_equals_an_uninterrupted_longer_run_on_shared_steps(pair, tmp_
     assert [e["budget"] for e in ext.events] == [LONG, LONG]
     assert [(e["t_mem"], e["t_grok"]) for e in ext.events] == [(e["t_mem"], e["t_grok"]) for e in long.events]
     assert not (ext.path / "state.pt").exists() and (ext.path / "curves.png").is_file()
+    assert sorted(p.name for p in ext.dir.ckpt_dir.glob("state_*.pt")) == [f"state_{LONG:08d}.pt"]  # extendable again
 
 
 @pytest.mark.slow
