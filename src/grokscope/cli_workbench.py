@@ -88,7 +88,8 @@ def compare_rows(runs: list[Any], labels: list[str], metrics: list[str]) -> list
 def compare(
     runs: list[Path] = typer.Argument(..., help="two or more run directories"),
     metric: list[str] = typer.Option([], "--metric", "-m", help="metric to overlay (repeatable; default test/acc)"),
-    out: Path = typer.Option(Path("compare.png"), help="overlay figure, .png, .pdf or .svg"),
+    out: Optional[Path] = typer.Option(None, help="overlay figure, .png, .pdf or .svg (default: compare.png in the "
+                                       "first run's parent folder, like `report`'s DIR/report)"),
     members: bool = typer.Option(False, "--members/--mean", help="one line per member, or mean and range"),
     log: bool = typer.Option(False, "--log/--linear", help="value axis log or linear"),
     as_json: bool = typer.Option(False, "--json", help="the table as JSON"),
@@ -101,9 +102,11 @@ def compare(
 
     if len(runs) < 2:
         raise UserError("compare needs two or more runs")
-    figure_format(out)
+    if out is not None:
+        figure_format(out)
     metric = metric or ["test/acc"]
     opened = [api.Run(p) for p in runs]
+    out = out or opened[0].path.parent / "compare.png"
     labels = _labels(opened)
     frames = []
     for r in opened:
