@@ -14,6 +14,7 @@ from grokscope.report.axes import MAX_AXES, distinct_axes, matters
 
 def test_bookkeeping_keys_are_never_axes():
     assert not matters("eval.points") and not matters("checkpoint.count") and not matters("name")
+    assert not matters("train.steps")  # the budget only censors (the trajectory is the same: see test_extend)
     assert matters("optim.wd") and matters("task.p")
 
 

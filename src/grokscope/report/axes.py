@@ -3,7 +3,9 @@
 Across a folder of unrelated runs dozens of keys differ; most say the same thing. Rules, in order:
 
 1. Bookkeeping never makes an axis: how and when a run is measured or saved (``eval.*``, ``checkpoint.*``), its
-   name and title. They change what is recorded, not what is trained.
+   name and title, and its budget ``train.steps`` (the loop reads it only to stop: the trajectory is the same for
+   any budget, as ``grokscope/extend.py`` relies on; a shorter budget only censors, which the figures show at the
+   budget). They change what is recorded, not what is trained.
 2. Keys that split the members into the same groups are one axis: the first ``*.name`` key of such a group (the
    task or model name says most), else the first in config order, stands for the others (listed in a note).
 3. More than ``MAX_AXES`` axes left: the runs are too different to line up on axes; the report then uses one
@@ -16,7 +18,7 @@ import json
 from typing import Any
 
 BOOKKEEPING_PREFIXES = ("eval.", "checkpoint.")
-BOOKKEEPING_KEYS = {"name", "title", "description", "notes"}
+BOOKKEEPING_KEYS = {"name", "title", "description", "notes", "train.steps"}
 MAX_AXES = 4
 
 
