@@ -16,7 +16,7 @@ The extension is *recorded in the same run* (same directory, same run id), not a
   T, then budget N's schedule after T.
 - What can differ from an uninterrupted run: probes on a cadence (``every=k`` counts evaluations) and probes or
   interventions that read the eval history see the old, denser grid below T; ``train.stop_on_grok``: a member
-  stopped before T stays stopped.
+  stopped before T stays stopped (a run whose members all stopped is refused: a longer budget changes nothing).
 
 Durability: the metrics move back to a chunk and the final state becomes the resume state *before* the config
 says N, so an extension killed at any point resumes with ``grokscope resume RUN`` like any interrupted run.
@@ -57,8 +57,12 @@ def extend(path: str | Path, steps: int, device: str = "auto", threads: int | No
         r = api.resume(path, device, threads, on_eval)
     cfg = r.config
     done = int(r.meta.get("steps_done") or cfg.train.steps)
-    if steps <= done:
-        raise UserError(f"--steps {steps} is not beyond the {done} steps {r.path} already has")
+    if steps <= cfg.train.steps:
+        raise UserError(f"--steps {steps} is not beyond the budget of {r.path} (train.steps = {cfg.train.steps})")
+    if done < cfg.train.steps:  # only train.stop_on_grok ends a complete run before its budget
+        raise UserError(f"every member of {r.path} was stopped by train.stop_on_grok (at step {done}, budget "
+                        f"{cfg.train.steps}): a longer budget changes nothing; to train on after grokking, rerun "
+                        "with --set train.stop_on_grok=null")
     state_file = final_state_path(r)
     if not state_file.is_file():
         raise UserError(f"{r.path} kept no training state at its last step ({state_file.name}; runs made before "

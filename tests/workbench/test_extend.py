@@ -98,3 +98,10 @@ def test_extension_mistakes_are_one_line(capsys, pair):
         extend(short.path, 50, device="cpu")
     res = cli(capsys, "resume", short.path, "--steps", "60", "-q")
     assert res.code == 2 and "not beyond" in res.err and len(res.err.strip().splitlines()) == 1
+
+
+def test_a_run_whose_members_all_stopped_is_not_extended(pair, tmp_path):
+    short = copy_of(pair[0], tmp_path)
+    short.dir.update_meta(steps_done=SHORT - 10)  # as train.stop_on_grok leaves it: complete before the budget
+    with pytest.raises(UserError, match="stop_on_grok"):
+        extend(short.path, LONG, device="cpu")
