@@ -424,6 +424,7 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
             rd.update_meta(status="failed", reason=str(e))
             raise UserError(f"run {rd.path} failed: {e}") from None
         elapsed = time.monotonic() - t0
+        _keep_final_state(rd, setup, last)
         rd.compact()
         rd.write_json("events.json", rec.events_json(setup.table, setup.cfg.eval, setup.probes.events()))
         meta = rd.read_json("meta.json")
@@ -439,6 +440,26 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
     r = Run(rd.path)
     _plot(r)
     return r
+
+
+def _keep_final_state(rd: RunDir, setup: Any, last: int) -> None:
+    """The full training state at the last step (``ckpt/state_<last>.pt``, the format ``train.fork`` reads): what
+    ``extend`` continues a complete run from (``grokscope resume RUN --steps N``)."""
+    from .store import checkpoint
+    from .train.loop import state_dict
+
+    path = checkpoint.state_path(rd.ckpt_dir, last)
+    if not path.is_file():  # checkpoint.states = true already wrote it
+        checkpoint.save(path, state_dict(setup, last))
+
+
+def extend(path: str | Path, steps: int, device: str = "auto", threads: int | str | None = None,
+           on_eval: Callable[[int, dict[str, list[float]]], None] | None = None, quiet: bool | None = None) -> Run:
+    """Continue a complete run to a longer budget ``steps``, recorded in the same run (``grokscope.extend``);
+    ``threads``, ``on_eval`` and ``quiet`` as in ``resume``."""
+    from .extend import extend as _extend
+
+    return _extend(path, steps, device, threads, on_eval, quiet)
 
 
 def load_run(path: str | Path) -> Run:

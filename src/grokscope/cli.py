@@ -110,13 +110,21 @@ def resume(
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     threads: str = typer.Option("auto", help=THREADS_HELP + "; the original run's count gives identical metrics"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="extend a run to this longer budget "
+                                        "(recorded in the same run: meta.json 'extensions')"),
 ) -> None:
-    """Continue an interrupted run (even one killed with -9) from its last saved state."""
+    """Continue an interrupted run (even one killed with -9) from its last saved state; with --steps N, continue a
+    complete one to a budget of N steps."""
     from . import api
     from .cli_progress import train_with_progress
 
     r = api.Run(run_dir)
-    if r.complete:
+    if steps is not None:
+        longer = r.config.model_copy(update={"train": r.config.train.model_copy(update={"steps": steps})})
+        with _interrupt_hint():
+            r = train_with_progress(api.extend, longer, quiet, run_dir, path=run_dir, steps=steps, device=device,
+                                    threads=threads)
+    elif r.complete:
         _console().print(f"{run_dir} is already complete")  # stdout: stderr stays for errors
         r = api.resume(run_dir)  # returns it unchanged, after redrawing a missing curves.png
     else:
@@ -197,26 +205,12 @@ def show(
         _summary(r)
 
 
-@app.command()
-def plot(
-    run_dir: Path = typer.Argument(..., help="run directory"),
-    out: Optional[Path] = typer.Option(None, help="output PNG (default: RUN/curves.png)"),
-) -> None:
-    """(Re)draw curves.png: accuracy and loss on a log-step axis, weight norm on a twin axis, T_mem/T_grok."""
-    from . import api
-    from .report.curves import plot_run
-
-    r = api.Run(run_dir)
-    path = plot_run(r, out or r.path / "curves.png")
-    _console().print(f"wrote {path}")
-
-
 def _register_extensions() -> None:
     """Commands that live in their own modules (sweeps, catalog, reports, analyses, ...) add themselves to ``app``."""
     from .cli_analyze import register_modules
 
     register_modules(app, ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes",
-                           "cli_config"))
+                           "cli_config", "cli_workbench"))
 
 
 _register_extensions()

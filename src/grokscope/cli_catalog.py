@@ -53,7 +53,9 @@ def fmt_cell(v: Any) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
             return str(v)
-        return f"{v:.4g}"
+        from .report.fmt import fmt_number  # one rule for numbers in every table (report/fmt.py)
+
+        return fmt_number(v)
     if isinstance(v, decimal.Decimal):
         return fmt_cell(float(v))
     return str(v)
@@ -153,21 +155,32 @@ def runs(
 
 
 def _varying_columns(cat: Any, res: Any) -> list[str]:
-    """run_id, member, then the (short) config and fixed columns whose values differ between rows, then events."""
+    """run_id, member, then the (short) config and fixed columns whose values differ between rows, then events.
+
+    Readable over unrelated runs (report/axes.py): measurement and storage settings (eval.*, checkpoint.*) are not
+    shown, and of several columns that split the rows into the same groups only the first is; a note on stderr
+    names the others (``--columns`` or ``--json`` show them)."""
+    from .report.axes import distinct_axes, matters
+
     cols = res.columns
-    shown = ["run_id", "member"]
-    candidates = ["seed", "cell", "name", "task", "model"] + cat.config_columns("members")
-    for c in candidates:
-        if c in shown or c in RUNS_HIDDEN or c in RUNS_EVENT_COLUMNS or c not in cols:
+    fixed = ["seed", "cell", "name", "task", "model"]
+    varying: dict[str, list[Any]] = {}
+    for c in fixed + cat.config_columns("members"):
+        if c in varying or c in RUNS_HIDDEN or c in RUNS_EVENT_COLUMNS or c not in cols:
+            continue
+        if c not in fixed and not matters(cat.dotted(c)):
             continue
         i = cols.index(c)
-        try:
-            distinct = len({r[i] for r in res.rows})
-        except TypeError:  # an unhashable cell (a list from a LIST column)
-            distinct = len({json.dumps(jsonable(r[i])) for r in res.rows})
-        if distinct > 1:
-            shown.append(c)
-    return shown + [c for c in RUNS_EVENT_COLUMNS if c in cols]
+        vals = [jsonable(r[i]) for r in res.rows]
+        if len({json.dumps(v) for v in vals}) > 1:
+            varying[c] = vals
+    kept, stands = distinct_axes({c: v for c, v in varying.items()})
+    kept = [c for c in varying if c in kept]  # fixed columns first, then config order
+    hidden = {k: v for k, v in stands.items() if v}
+    if hidden:
+        sys.stderr.write("columns varying together (one shown): " + "; ".join(f"{k}: {', '.join(v)}" for k, v in
+                                                                             hidden.items()) + "\n")
+    return ["run_id", "member", *kept] + [c for c in RUNS_EVENT_COLUMNS if c in cols]
 
 
 def query(

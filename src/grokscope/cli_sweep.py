@@ -206,8 +206,9 @@ def _median_time(values: list[int | None]) -> str:
     xs = sorted(math.inf if v is None else v for v in values)
     if not xs:
         return "-"
-    med = statistics.median(xs)
-    return "censored" if math.isinf(med) else f"{med:g}"
+    from .report.fmt import fmt_steps  # one rule for step times in every table
+
+    return fmt_steps(statistics.median(xs))
 
 
 def _points(result: Any) -> list[tuple[dict[str, Any], list[Any]]]:

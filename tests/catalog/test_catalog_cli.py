@@ -116,7 +116,8 @@ def test_report_for_a_sweep(sweep_dir: Path) -> None:
     out = sweep_dir / "report"
     html = (out / "report.html").read_text()
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["acc_cells.png", "acc_overlay.png", "heatmap_tgrok.png", "tgrok_vs_p.png", "tgrok_vs_wd.png"]
+    assert pngs == ["acc_cells.png", "acc_overlay.png", "events_vs_p.png", "events_vs_wd.png", "heatmap_tgrok.png",
+                    "tgrok_vs_p.png", "tgrok_vs_wd.png"]
     assert html.count("data:image/png;base64,") == len(pngs)
     assert "<img" in html and 'src="acc' not in html  # self-contained: nothing referenced by file name
     assert "Cells" in html and "censored" in html

@@ -95,7 +95,7 @@ def test_running_run_parts_and_events_from_metrics(tmp_path: Path) -> None:
     n = sum(pq.read_metadata(f).num_rows for f in (tmp_path / "live" / "metrics").glob("part-*.parquet"))
     assert cat.query("select count(*) from metrics").rows == [(n,)]
     rows = cat.query("select member, t_mem, t_grok, censored, budget from members order by member").rows
-    assert rows == [(0, 20, 50, False, 1000), (1, 20, None, True, 1000)]
+    assert rows == [(0, 20, 50, False, 1000), (1, 20, None, None, 1000)]  # unfinished: not (yet) censored
 
 
 def test_short_names_rule() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..store.atomic import write_atomic
+from .figure_io import save_figure
+from .fmt import fmt_steps
 
 
 def plot_run(run: Any, out: str | Path) -> Path:
@@ -45,15 +46,43 @@ def plot_run(run: Any, out: str | Path) -> Path:
     ax_loss.set_ylabel("loss (dashed: train, solid: test)")
     ax_norm.set_ylabel("weight norm ||W|| (dotted)")
     ax_acc.set_ylim(-0.02, 1.02)
-    grokked = [e["t_grok"] for e in events.values() if e.get("t_grok")]
     title = f"{cfg.name}: {cfg.task.name} / {cfg.model.name}; vertical lines: T_mem (dashed), T_grok (solid)"
-    if grokked:
-        title += f"; median T_grok {sorted(grokked)[len(grokked) // 2]}"
-    fig.suptitle(title, fontsize=10)
+    cells = cell_medians(getattr(run, "members", None), events)
+    if cells:
+        title += "\n" + "; ".join(cells)
+    fig.suptitle(title, fontsize=9 if len(cells) <= 1 else 8)
     if df.member.nunique() > 1:
         ax_acc.legend(fontsize=7, loc="center left")
     fig.tight_layout()
     out = Path(out)
-    write_atomic(out, lambda p: fig.savefig(p, dpi=110, format="png"))
+    inside_run = hasattr(run, "path") and Path(run.path).resolve() in out.resolve().parents
+    save_figure(fig, out, dpi=110, checksum=inside_run)  # a run's own files carry checksums, a user's file not
     plt.close(fig)
+    return out
+
+
+CELL_KEYS_SKIPPED = ("member", "seed", "init_seed", "split_seed")
+MAX_TITLE_CELLS = 6
+
+
+def cell_medians(members: Any, events: dict[int, dict]) -> list[str]:
+    """Median T_grok per cell for a title: members with the same per-member values (``members.vary``) pooled, never
+    cells with different values (censored counted as +inf: "censored" when half or more are)."""
+    if not events:
+        return []
+    from .cells import cens_median
+
+    rows = members if isinstance(members, list) else [{"member": m} for m in events]
+    cells: dict[str, list] = {}
+    for row in rows:
+        key = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in row.items() if k not in CELL_KEYS_SKIPPED)
+        ev = events.get(int(row["member"]), {})
+        cells.setdefault(key, []).append(ev.get("t_grok"))  # None: censored
+    out = []
+    for key, ts in list(cells.items())[:MAX_TITLE_CELLS]:
+        med = fmt_steps(cens_median(ts))
+        out.append(f"{key}: median T_grok {med} ({sum(t is not None for t in ts)}/{len(ts)} grokked)" if key else
+                   f"median T_grok {med} ({sum(t is not None for t in ts)}/{len(ts)} grokked)")
+    if len(cells) > MAX_TITLE_CELLS:
+        out.append(f"... {len(cells) - MAX_TITLE_CELLS} more cells")
     return out

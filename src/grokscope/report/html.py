@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import UserError
 from ..store.atomic import write_atomic
 from .claims import VERDICT_CSS
+from .fmt import fmt_number, fmt_steps
 
 MAX_MEMBER_ROWS = 500
 
@@ -59,6 +60,15 @@ a member that never crosses is <em>censored</em> at its budget (never a made-up 
 +&infin;, so a median is "censored" when half or more of a cell is.</p>
 {% for n in notes %}<div class="note">{{ n }}</div>{% endfor %}
 
+{% if base_config %}
+<h2>Base config</h2>
+<p class="meta">Config values shared by every member below (the axes and seeds vary; the rest is this).</p>
+<table class="base"><tr><th class="l">key</th><th class="l">value</th><th class="l">key</th><th class="l">value</th></tr>
+{% for pair in base_config %}<tr>{% for k, v in pair %}<td class="l"><code>{{ k }}</code></td><td class="l">{{ v }}</td>
+{% endfor %}</tr>
+{% endfor %}</table>
+{% endif %}
+
 {% for c in claims %}
 <h2>Claims: {{ c.title }}</h2>
 <div class="meta">{{ c.source }} &middot; scale <code>{{ c.scale }}</code> &middot; {{ c.path }}</div>
@@ -68,7 +78,10 @@ a member that never crosses is <em>censored</em> at its budget (never a made-up 
 {% for f in figures %}
 <h2>{{ f.title }}</h2>
 <figure><img alt="{{ f.title }}" src="data:image/png;base64,{{ f.data }}">
-<figcaption>{{ f.caption }} <span class="meta">({{ f.file }})</span></figcaption></figure>
+<figcaption>{{ f.caption }} <span class="meta">({{ f.file }})</span>
+<div class="meta">runs behind it: {% for r in f.runs %}<a href="{{ r.href }}">{{ r.run_id }}</a>
+{{- ", " if not loop.last }}{% endfor %}{% if f.more_runs %} and {{ f.more_runs }} more (Runs table){% endif %}</div>
+</figcaption></figure>
 {% endfor %}
 
 {% if cells %}
@@ -120,16 +133,15 @@ def _fmt(v: Any, digits: int = 4) -> str:
             return "-"
         if math.isinf(v):
             return "censored" if v > 0 else "-inf"
-        if v == int(v) and abs(v) < 1e15:
-            return str(int(v))
-        return f"{v:.{digits}g}"
+        return fmt_number(v, digits)
     return str(v)
 
 
 def _time(v: Any, budget: Any = None) -> str:
+    """A step time or a median of them, by the one rule of ``report/fmt.py``."""
     if v is not None and isinstance(v, float) and math.isinf(v):
         return f"censored (> {_fmt(budget)})" if budget is not None else "censored"
-    return _fmt(v)
+    return fmt_steps(v)
 
 
 class _RunView:
@@ -175,9 +187,13 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     figures: list[dict[str, str]] = []
 
-    def add(title: str, caption: str, name: str, data: bytes) -> None:
+    all_runs = _run_links(runs, out)
+
+    def add(title: str, caption: str, name: str, data: bytes, behind: list[dict[str, str]] | None = None) -> None:
+        links = all_runs if behind is None else behind
         figures.append({"title": title, "caption": caption, "file": name,
-                        "data": base64.b64encode(data).decode("ascii")})
+                        "data": base64.b64encode(data).decode("ascii"), "runs": links[:MAX_FIGURE_LINKS],
+                        "more_runs": max(0, len(links) - MAX_FIGURE_LINKS)})
 
     metrics = cat.metrics(list(runs["run_id"]), ["train/acc", "test/acc", "train/loss", "test/loss", "norm/total"])
     if len(runs) == 1:
@@ -201,28 +217,37 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
         add("Accuracy per cell", "One panel per cell, one colour per member: test accuracy solid, train accuracy "
             "dashed.", "acc_cells.png", C.fig_cell_curves(d, curves, out / "acc_cells.png"))
         if 1 < len(d.cells) <= C.MAX_OVERLAY:
-            add("Test accuracy, cells overlaid", "Median test accuracy over each cell's members.", "acc_overlay.png",
-                C.fig_overlay(d, curves, out / "acc_overlay.png"))
+            add("Test accuracy, cells overlaid", "Median test accuracy over each cell's members; shaded: the range "
+                "(min..max) over its seeds.", "acc_overlay.png", C.fig_overlay(d, curves, out / "acc_overlay.png"))
         for a in d.axes:
             name = f"tgrok_vs_{_slug(d.labels[a])}.png"
             add(f"T_grok against {d.labels[a]}", "Dots: members that grokked (jittered). Hollow triangles: censored "
                 "members, drawn at their budget. Line: median per value (censored counted as +inf; a big hollow "
                 "triangle where the median itself is censored). One line per combination of the other axes.",
                 name, C.fig_tgrok_vs_axis(d, a, out / name))
+            name = f"events_vs_{_slug(d.labels[a])}.png"
+            data = C.fig_events_vs_axis(d, a, out / name)
+            if data is not None:
+                add(f"T_mem, delay and norm at T_grok against {d.labels[a]}", "Per member (dots; T_mem never "
+                    "reached: hollow triangles at the budget), the median per value and its interquartile range over "
+                    "seeds (bars). Delay and the weight norm ||W|| at T_grok exist for grokked members only.",
+                    name, data)
         if len(d.axes) == 2:
             add("Median T_grok over the grid", f"Rows: {d.labels[d.axes[0]]}; columns: {d.labels[d.axes[1]]}. "
                 "Number: median T_grok, then grokked/members; hatched: median censored.", "heatmap_tgrok.png",
                 C.fig_heatmap(d, out / "heatmap_tgrok.png"))
     cells = [{"cell": c["cell"], "vals": [C.fmt_value(c["values"][a]) for a in d.axes], "n": c["n"],
               "n_grokked": c["n_grokked"], "t_mem": _time(c["median_t_mem"], c["budget"]),
-              "t_grok": _time(c["median_t_grok"], c["budget"]), "delay": _fmt(c["median_delay"]),
+              "t_grok": _time(c["median_t_grok"], c["budget"]), "delay": _time(c["median_delay"]),
               "acc": _fmt(c["median_final_test_acc"], 3), "budget": _fmt(c["budget"]),
               "censored": c["median_t_grok"] is not None and math.isinf(c["median_t_grok"])} for c in d.cells]
     member_cols = ["run_id", "member", "seed"] + [d.labels[a] for a in d.axes if d.labels[a] not in ("seed",)] + \
         ["t_mem", "t_grok", "delay", "censored", "budget", "final_test_acc", "final_norm"]
     shown = d.members.head(MAX_MEMBER_ROWS)
     rename = {d.labels[a]: a for a in d.axes}
-    member_rows = [{c: _fmt(row.get(rename.get(c, c))) for c in member_cols} for row in shown.to_dict("records")]
+    steps_cols = {"t_mem", "t_grok", "delay", "budget"}
+    member_rows = [{c: (_time if c in steps_cols else _fmt)(row.get(rename.get(c, c))) for c in member_cols}
+                   for row in shown.to_dict("records")]
     run_cols = [c for c in ("run_id", "status", "name", "task", "model", "n_members", "n_grokked", "steps_done",
                             "train_seconds", "created") if c in runs.columns]
     run_rows = [{c: _fmt(row.get(c)) for c in run_cols} for row in runs.to_dict("records")]
@@ -235,13 +260,47 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
         generated=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), n_runs=len(runs), n_members=len(members),
         n_grokked=n_grokked, n_censored=len(members) - n_grokked - n_unknown, n_unknown=n_unknown,
         axes=[{"key": a, "label": d.labels[a]} for a in d.axes], source=d.source, n_cells=len(d.cells),
-        notes=d.notes + [f"warning: {w}" for w in cat.warnings], figures=figures, cells=cells if d.axes else [],
+        notes=d.notes + [f"warning: {w}" for w in cat.warnings],
+        base_config=_base_config(cat, members, d.axes), figures=figures, cells=cells if d.axes else [],
         members=member_rows, members_truncated=len(d.members) > MAX_MEMBER_ROWS, member_columns=member_cols,
         runs=run_rows, run_columns=run_cols, left={"run_id", "name", "task", "model", "status", "created"})
     path = out / "report.html"
     write_atomic(path, lambda p: p.write_text(html, encoding="utf-8"))
     cat.close()
     return path
+
+
+MAX_FIGURE_LINKS = 20  # run links under a figure; the Runs table lists them all
+
+
+def _run_links(runs: Any, out: Path) -> list[dict[str, str]]:
+    """Each run's id and a link to its directory relative to the report (the report folder can move with them)."""
+    import os
+
+    links = []
+    for row in runs.to_dict("records"):
+        path = str(row.get("path") or "")
+        href = os.path.relpath(path, out) if path else ""
+        links.append({"run_id": str(row.get("run_id")), "href": href})
+    return links
+
+
+def _base_config(cat: Any, members: Any, axes: list[str]) -> list[list[tuple[str, str]]]:
+    """The config keys with one value over every member (not axes, not seeds), as rows of two (key, value) pairs."""
+    import json
+
+    from . import cells as C
+
+    pairs = []
+    for k in cat.member_keys:
+        if k in axes or k in C.SEED_AXES or k not in members.columns:
+            continue
+        vals = {json.dumps(C._clean(v), default=str) for v in members[k]}
+        if len(vals) == 1:
+            v = json.loads(vals.pop())
+            pairs.append((k, "-" if v is None else C.fmt_value(v) if not isinstance(v, (list, dict)) else
+                          json.dumps(v)))
+    return [pairs[i:i + 2] for i in range(0, len(pairs), 2)]
 
 
 def _claim_tables(root: Path, out: Path) -> list[dict[str, Any]]:

@@ -10,6 +10,8 @@
       state.pt           latest resume state (params, optimizer, interventions, RNG), written atomically
       state.prev.pt      the resume state before it: what resume falls back to when state.pt is damaged
       ckpt/step_NNNNNNNN.pt   weights-only checkpoints on a log-spaced schedule
+      ckpt/state_NNNNNNNN.pt  full training state at the last step of a complete run (what `resume --steps N`
+                              extends from; grokscope/extend.py), and at every checkpoint with checkpoint.states
       offline/<name>.parquet  results computed later from checkpoints (same long format; written once each)
       curves.png
 """
