@@ -240,3 +240,14 @@ def test_cli_skip_invalid_runs_the_valid_cells(tmp_path):
     assert "1 invalid cells were skipped" in res.output and "wd=-1" in res.output
     doc = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert doc["status"] == "complete" and len(doc["cells"]) == 1 and len(doc["invalid"]) == 1
+
+
+def test_relative_clamp_arms_pack_with_a_free_arm():
+    """Fork-style arms (free, ×1, ×1.15 of the norm at from_step) share runs: relative is a packed value."""
+    spec = tiny_spec(arms={"free": {}, "same": {"intervene.clamp.relative": 1.0, "intervene.clamp.from_step": 5},
+                           "raised": {"intervene.clamp.relative": 1.15, "intervene.clamp.from_step": 5}},
+                     seeds=2, member_cap=16)
+    plan = load_spec(spec)
+    assert len(plan.cells) == 6 and len(plan.runs) == 1
+    assert plan.runs[0].config.members.vary == {"intervene.clamp.relative": [None, 1.0, 1.15]}
+    _check_members(plan)

@@ -65,6 +65,8 @@ def _clamp_mode(cfg: dict) -> str | None:
         return None
     if c.get("per_group") is not None:
         return "per_group"
+    if c.get("relative") is not None:
+        return "relative"
     return "rho" if c.get("rho") is not None else "target"
 
 
@@ -79,7 +81,7 @@ def _signatures(cell: Cell) -> tuple[str, str | None]:
     if clamp is not None:
         mode = _clamp_mode(cell.config.model_dump(mode="json"))
         clamp = dict(clamp)
-        if mode in ("rho", "target"):
+        if mode in ("rho", "target", "relative"):
             clamp.pop(mode)
         clamp_sig = json.dumps({"mode": mode, **clamp}, sort_keys=True)
     return json.dumps(d, sort_keys=True), clamp_sig
@@ -88,7 +90,7 @@ def _signatures(cell: Cell) -> tuple[str, str | None]:
 def _member_values(cell: Cell, mode: str | None) -> dict[str, Any]:
     d = cell.config.model_dump(mode="json")
     vals = {k: _get(d, k) for k in PACKED_KEYS}
-    if mode in ("rho", "target"):
+    if mode in ("rho", "target", "relative"):
         c = d["intervene"]["clamp"]
         vals[f"intervene.clamp.{mode}"] = None if c is None else c[mode]
     return vals
@@ -124,8 +126,8 @@ def _pack(cells: list[Cell], spec: SweepSpec) -> list[PlannedRun]:
         if not by_clamp:
             subgroups.append(free)
             continue
-        # cells without a clamp join the first rho/target clamp setting (their packed value is None)
-        joinable = [k for k in by_clamp if json.loads(k)["mode"] in ("rho", "target")]
+        # cells without a clamp join the first rho/target/relative clamp setting (their packed value is None)
+        joinable = [k for k in by_clamp if json.loads(k)["mode"] in ("rho", "target", "relative")]
         if joinable and free:
             by_clamp[joinable[0]] = sorted(by_clamp[joinable[0]] + free, key=lambda c: c.index)
         elif free:
