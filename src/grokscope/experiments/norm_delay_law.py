@@ -37,12 +37,13 @@ P4, P1 = "paper 4 (arXiv:2606.13753) §4.2", "paper 1 (arXiv:2606.18465) §1.4 (
 
 
 def _spec(ctx: Context, steps: int, stop: float | None = 1.2, states: bool = False) -> dict[str, Any]:
+    """A stage's sweep spec; only the control (``states``: the fork's parent) keeps many checkpoints."""
     p = ctx.params
     train: dict[str, Any] = {"steps": steps, "stop_on_grok": stop}
     return {"preset": p["preset"], "seeds": p["seeds"], "member_cap": 16,
             "base": {"task": {"p": p["p"], "frac": p["frac"]}, "model": dict(p.get("model", {})),
                      "optim": {"lr": p["lr"]}, "train": train, "eval": {"points": p["eval_points"]},
-                     "checkpoint": {"count": p["checkpoints"], "states": states}}}
+                     "checkpoint": {"count": p["checkpoints"] if states else 2, "states": states}}}
 
 
 def control_spec(ctx: Context) -> dict[str, Any]:
