@@ -90,8 +90,14 @@ def test_a_missing_extra_is_one_line(capsys, tiny_run, tmp_path, monkeypatch):
         return real(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", no_wandb)
-    monkeypatch.delitem(__import__("sys").modules, "wandb", raising=False)
-    res = cli(capsys, "export", tiny_run.path, "--to", "wandb-offline", "--out", tmp_path)
+    modules = __import__("sys").modules
+    for name in [m for m in modules if m == "wandb" or m.startswith("wandb.")]:  # all restored afterwards: a
+        monkeypatch.delitem(modules, name)  # half-imported wandb left behind would break a later real import
+    try:
+        res = cli(capsys, "export", tiny_run.path, "--to", "wandb-offline", "--out", tmp_path)
+    finally:  # a blocked import leaves wandb's already-imported submodules behind: drop them too
+        for name in [m for m in modules if m == "wandb" or m.startswith("wandb.")]:
+            del modules[name]
     assert res.code == 2 and "pip install" in res.err and len(res.err.strip().splitlines()) == 1
 
 
