@@ -4,41 +4,14 @@
 from __future__ import annotations
 
 import signal
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from hardening.cli_inproc import cli  # the real entry point in-process
+
 from .helpers import popen
-
-
-@dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-    def err_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
-
-
-def cli(capsys: pytest.CaptureFixture, *args: object) -> Outcome:
-    """The real entry point in-process (as tests/hardening/cli_inproc.py)."""
-    from grokscope.cli import main
-
-    old, sys.argv = sys.argv, ["grokscope", *map(str, args)]
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    finally:
-        sys.argv = old
-    cap = capsys.readouterr()
-    return Outcome(code, cap.out, cap.err)
-
 
 FAST = ["--set", "task.p=23", "--set", "task.frac=0.5", "--set", "model.d_hidden=64", "--set", "optim.lr=2e-2"]
 
