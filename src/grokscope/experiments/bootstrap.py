@@ -112,6 +112,19 @@ def ratio_estimate(num: np.ndarray, den: np.ndarray, budget: float | None = None
     return Estimate(r, low, high, unit="×", n=n)
 
 
+def paired_estimate(samples: Sequence[np.ndarray], stat: Callable[..., float], budget: float, seed: int = 0,
+                    unit: str = "×") -> Estimate:
+    """``stat`` of paired samples of times with a bootstrap CI; when it is not finite because a median is censored,
+    ``stat`` with the censored times at their budget, as a lower bound (open above). Only for statistics that
+    increase with the censored sample's times (as ``ratio_estimate``'s numerator)."""
+    value, n = stat(*samples), int(sum(len(s) for s in samples))
+    if np.isfinite(value):
+        return Estimate(value, *bootstrap(samples, stat, seed=seed, paired=True), unit=unit, n=n)
+    bounded = [_at_budget(s, budget) for s in samples]
+    low, _ = bootstrap(bounded, stat, seed=seed, paired=True)
+    return Estimate(stat(*bounded), low, np.inf, lower_bound=True, unit=unit, n=n)
+
+
 def log_slope(xs: Sequence[float], groups: Sequence[np.ndarray]) -> float:
     """OLS slope of log(median T) on x over the levels whose median is finite; ``nan`` with fewer than 2 levels."""
     pts = [(x, median(g)) for x, g in zip(xs, groups, strict=True)]

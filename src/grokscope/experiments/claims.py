@@ -150,6 +150,18 @@ def ratio_at_least(x: float) -> Rule:
     return Rule(f"reproduced if the ratio's 95% CI is >= {x:g}; shape if it is > 1; contradicted if < 1", judge)
 
 
+def at_least(x: float) -> Rule:
+    """Reproduced if the measurement (the CI's low end when there is one) is >= x; contradicted if it is below."""
+    def judge(paper: float | None, m: Estimate) -> str:
+        if math.isnan(m.value):
+            return "not reproduced"
+        lo, hi = m.span()
+        if lo >= x:
+            return "reproduced"
+        return "shape reproduced" if m.value >= x else "contradicted"
+    return Rule(f"reproduced if >= {x:g} (the CI's low end when there is a CI); contradicted if below", judge)
+
+
 def ratio_below_one() -> Rule:
     """A ratio claim that something is faster (a ratio of times < 1): reproduced if the whole CI is below 1."""
 

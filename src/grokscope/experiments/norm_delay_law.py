@@ -29,8 +29,8 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Context, Experiment, Stage, experiment
-from .bootstrap import bootstrap, censored_times, log_slope_estimate, median, ratio, ratio_estimate
-from .claims import ClaimRow, Estimate, PaperValue, Rule, at_most, ratio_at_least, ratio_below_one, same_sign
+from .bootstrap import bootstrap, censored_times, log_slope_estimate, median, paired_estimate, ratio, ratio_estimate
+from .claims import ClaimRow, Estimate, PaperValue, at_least, at_most, ratio_at_least, ratio_below_one, same_sign
 from .toy import measure_wc
 
 P4, P1 = "paper 4 (arXiv:2606.13753) §4.2", "paper 1 (arXiv:2606.18465) §1.4 (7)"
@@ -144,27 +144,6 @@ def _fit_r2(xs: list[float], groups: list[np.ndarray]) -> float:
     return exp_law(np.array([p[0] for p in pts]), np.array([p[1] for p in pts])).r2 if len(pts) >= 3 else math.nan
 
 
-def _bounded_estimate(samples: list[np.ndarray], stat: Any, budget: float) -> Estimate:
-    """``stat`` of paired samples with a bootstrap CI; when its value is not finite because the slowest sample's
-    median is censored, the statistic with censored times at the budget, as a lower bound (open above).
-    Only for statistics that increase with the first sample's times."""
-    value = stat(*samples)
-    n = sum(map(len, samples))
-    if np.isfinite(value):
-        return Estimate(value, *bootstrap(samples, stat, paired=True), unit="×", n=n)
-    bounded = [np.where(np.isinf(s), budget, s) for s in samples]
-    low, _ = bootstrap(bounded, stat, paired=True)
-    return Estimate(stat(*bounded), low, math.inf, lower_bound=True, unit="×", n=n)
-
-
-def at_least_value(x: float) -> Rule:
-    def judge(paper: float | None, m: Estimate) -> str:
-        if math.isnan(m.value):
-            return "not reproduced"
-        return "reproduced" if m.value >= x else "contradicted"
-    return Rule(f"reproduced if >= {x:g}; contradicted if below", judge)
-
-
 def _cv(x: np.ndarray) -> float:
     return float(np.std(x, ddof=1) / np.mean(x)) if len(x) > 1 else math.nan
 
@@ -221,7 +200,7 @@ class NormDelayLaw(Experiment):
                              + ([f"censored medians left out: {', '.join(excluded)}"] if excluded else [])))
         rows.append(ClaimRow("R² of the exponential law on the per-level medians",
                              PaperValue(0.994, f"{P4} (3)", "R² = 0.994 over [0.85, 1.25]"),
-                             Estimate(_fit_r2(rhos, groups), n=len(rhos)), at_least_value(0.9)))
+                             Estimate(_fit_r2(rhos, groups), n=len(rhos)), at_least(0.9)))
         rows += self._matrix_rows(ctx, arm, matrix, budget)
         rows += self._rescale_rows(ctx, arm)
         rows += self._fork_rows(ctx)
@@ -246,7 +225,7 @@ class NormDelayLaw(Experiment):
             return ratio(a_hi, a_lo) / ratio(b_lo, b_hi)
 
         samples = [cell(hi_r, 1), cell(lo_r, 1), cell(1.0, lo_f), cell(1.0, hi_f)]
-        dom = _bounded_estimate(samples, dominance, budget)
+        dom = paired_estimate(samples, dominance, budget)
         return [
             ClaimRow(f"norm effect: T_grok at ρ = {hi_r:g} / at ρ = {lo_r:g} (lr × 1)",
                      PaperValue(19.0, f"{P4} (5)", "≈ 19× over ρ 0.85 → 1.30"), norm_fx, ratio_at_least(2.0),

@@ -12,21 +12,9 @@ from typing import Any
 import numpy as np
 
 from ..experiments.base import Context
-from ..experiments.claims import ClaimRow, Estimate, PaperValue, Rule, at_most, ratio_at_least
+from ..experiments.claims import ClaimRow, Estimate, PaperValue, Rule, at_least, at_most, ratio_at_least
 
 P2 = "paper 2 §2.4"
-
-
-def at_least(x: float) -> Rule:
-    """Reproduced if the measurement (the CI's low end when there is one) is >= x; contradicted if it is below."""
-    def judge(paper: float | None, m: Estimate) -> str:
-        if math.isnan(m.value):
-            return "not reproduced"
-        lo, hi = m.span()
-        if lo >= x:
-            return "reproduced"
-        return "shape reproduced" if m.value >= x else "contradicted"
-    return Rule(f"reproduced if >= {x:g} (the CI's low end when there is a CI); contradicted if below", judge)
 
 
 def in_range(lo_x: float, hi_x: float) -> Rule:
