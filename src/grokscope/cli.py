@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any, Optional
 
 import typer
 
+from .cli_json import print_json
 from .errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -200,7 +200,7 @@ def show(
     if as_json:
         doc = {"run_id": r.path.name, "path": str(r.path), "status": r.meta.get("status"), "meta": r.meta,
                "config": r.config.model_dump(mode="json"), "members": _summary_rows(r)}
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        print_json(doc)
     else:
         _summary(r)
 

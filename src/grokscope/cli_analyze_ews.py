@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
+from .cli_json import print_json
 from .errors import UserError
 
 
@@ -43,7 +42,7 @@ def _t_grok(r: Any) -> dict[int, int | None]:
 
 def _emit(doc: dict[str, Any], as_json: bool, table: Any) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        print_json(doc)
     else:
         from rich.console import Console
 

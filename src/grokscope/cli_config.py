@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from .cli_json import print_json
 from .errors import UserError
 
 config_app = typer.Typer(no_args_is_help=True, help="Config reference: every key with its type, default and meaning.")
@@ -96,7 +97,6 @@ def keys(section: str = typer.Argument(None, help="one section: task, model, opt
                                                     "members, checkpoint"),
          as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """List every config key with its type, default and description (task/model keys per family)."""
-    import json
 
     from .config import RunConfig
 
@@ -104,7 +104,7 @@ def keys(section: str = typer.Argument(None, help="one section: task, model, opt
         raise UserError(f"unknown config section {section!r} (choose from {', '.join(RunConfig.model_fields)})")
     rows = key_rows(section)
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        print_json(rows)
         return
     width = max(len(r["key"]) for r in rows)
     for r in rows:

@@ -6,7 +6,6 @@ Registered on the main app by ``grokscope.cli._register_extensions``.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, Optional
 
 import typer
 
+from .cli_json import print_json
 from .errors import UserError
 
 import_app = typer.Typer(no_args_is_help=True, help="bring results from elsewhere into a run store")
@@ -138,7 +138,7 @@ def _law_fit(kind: str, runs: Path, x: str, y: str, where: Optional[str], by: Op
 
 def _emit(doc: dict, as_json: bool, slope_name: str) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        print_json(doc)
         return
     print(f"{doc['law']}: {doc['formula']}; censored members: {doc['censor']}")
     for r in doc["fits"]:
@@ -204,7 +204,7 @@ def fit_logistic(runs: Path = RUNS, x: str = typer.Option("wd", "--x", help="con
     doc = {"law": "logistic", "formula": f"P({y} | log10 {x}) = σ(b0 + b1·log10 {x}); {x}_c = 10^(−b0/b1)",
            "x": x, "y": y, "by": by, "where": where, "n_boot": n_boot, "fits": fits}
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        print_json(doc)
         return
     print(f"logistic: {doc['formula']}")
     for r in fits:
@@ -248,7 +248,7 @@ def fit_contraction_cmd(runs: Path = RUNS, where: Optional[str] = WHERE, by: Opt
     doc = {"law": "contraction", "formula": "ln V_t = ln V_mem − 2κηλ(t − T_mem) on [T_mem, T_grok]",
            "by": by, "where": where, "fits": fits, "members": per}
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        print_json(doc)
         return
     print(f"contraction: {doc['formula']}")
     for f in fits:
@@ -289,7 +289,7 @@ def forecast_cmd(run: Path = typer.Argument(..., help="a run (or any run store) 
     rows, curves = _store(run, where, lr, wd)
     doc = forecast(rows, curves, cal, lr, wd)
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        print_json(doc)
         return
     c = doc["calibration"]
     print(f"{doc['law']}; calibration {c['name']}: κ = {c['kappa']:.4g}, V★ = {c['v_star']:.5g} ({c['source']})"

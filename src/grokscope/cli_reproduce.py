@@ -5,13 +5,13 @@ Registered on the main app by ``grokscope.cli._register_extensions``.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
+from .cli_json import print_json
 from .errors import UserError
 
 VERDICT_STYLE = {"reproduced": "green", "shape reproduced": "yellow", "not reproduced": "dim", "contradicted": "red"}
@@ -46,7 +46,7 @@ def reproduce(
     exp.params(scale)  # an unknown scale is one line before anything runs
     result = _run(exp, scale, out, workers, device, quiet, published)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+        print_json(result.to_json())
     else:
         _print_table(result.to_json())
         _console(stderr=True).print("wrote " + ", ".join(str(f) for f in result.files))
