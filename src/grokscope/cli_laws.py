@@ -270,23 +270,31 @@ def _store(path: Path, where: Optional[str], lr: str, wd: str) -> tuple[list[dic
 
 def forecast_cmd(run: Path = typer.Argument(..., help="a run (or any run store) to forecast"),
                  calibration: str = typer.Option("first-passage-1l-p97", "--calibration",
-                                                 help="a shipped calibration name, or a run / cell directory of your "
-                                                 "own grokked runs to calibrate κ and V★ on"),
+                                                 help="a shipped calibration name, a calibration file (see "
+                                                 "--save-calibration), or a run / cell directory of your own grokked "
+                                                 "runs to calibrate κ and V★ on"),
                  where: Optional[str] = WHERE,
                  lr: str = typer.Option("lr", "--lr", help="learning-rate column"),
                  wd: str = typer.Option("wd", "--wd", help="weight-decay column"),
+                 save_calibration: Optional[Path] = typer.Option(
+                     None, "--save-calibration", help="write the calibration used (e.g. one measured on your cell) "
+                     "to this JSON file, for `eval.probe_options.first_passage.calibration` or a later --calibration"),
                  as_json: bool = JSON) -> None:
     """First-passage forecast of T_grok once T_mem is known (02 §10); after the run, its error."""
-    from .laws.forecast import CALIBRATIONS, calibrate, forecast
+    from .laws.forecast import CALIBRATIONS, calibrate, forecast, load_calibration
+    from .laws.forecast import save_calibration as write_calibration
 
-    if calibration in CALIBRATIONS:
-        cal = CALIBRATIONS[calibration]
-    elif Path(calibration).exists():
+    if calibration in CALIBRATIONS or Path(calibration).is_file():
+        cal = load_calibration(calibration)
+    elif Path(calibration).is_dir():
         crow, ccurves = _store(Path(calibration), None, lr, wd)
         cal = calibrate(str(calibration), crow, ccurves, lr, wd)
     else:
-        raise UserError(f"calibration {calibration!r}: not a shipped one ({', '.join(CALIBRATIONS)}) nor a path")
+        raise UserError(f"calibration {calibration!r}: not a shipped one ({', '.join(CALIBRATIONS)}), a calibration "
+                        "file, nor a run directory")
     rows, curves = _store(run, where, lr, wd)
+    if save_calibration is not None:
+        write_calibration(cal, save_calibration)
     doc = forecast(rows, curves, cal, lr, wd)
     if as_json:
         print_json(doc)

@@ -100,6 +100,9 @@ class EvalConfig(Section):
                               description="registered probes to run (at least one: a run without metrics says nothing)")
     plugins: list[str] = Field(default_factory=list, description="modules (or .py files) imported before the probes are "
                                "looked up, wherever the run executes: a user's own probes")
+    probe_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="keyword options per probe name, passed to a stateful probe's constructor, "
+        "e.g. {first_passage = {calibration = \"my-cal.json\"}} (see each probe's reference)")
 
 
 class ClampConfig(Section):

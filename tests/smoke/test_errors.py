@@ -1,7 +1,8 @@
 """Bad input: exactly one line on stderr starting with ``error:``, exit code 2, no traceback, no run left behind.
 
-Each case is a separate subprocess (~2 s of torch import each); the selected cases are launched together, two at
-a time, by one module fixture, and each parametrized test checks its own outcome.
+Most cases drive the real entry point ``grokscope.cli.main`` in-process (``tests/hardening/cli_inproc.py``: same
+code path, no ~2 s torch import per case); the cases in ``SUBPROCESS`` run as real processes too (launched together,
+two at a time, by one module fixture), so the installed command itself is held to the same rule.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.hardening.cli_inproc import assert_one_line, cli
 
 from .helpers import assert_one_line_error, grokscope
 
@@ -72,6 +74,10 @@ CASES = [
 ]
 
 
+# one of each kind (a config file, a --set override, an option, a command, a run directory) as a real process
+SUBPROCESS = {"bad-yaml", "unknown-key", "threads-0", "unknown-command", "show-not-a-run"}
+
+
 def _params() -> list:
     params = []
     for c in CASES:
@@ -90,11 +96,15 @@ def _write_inputs(tmp: Path) -> None:
     (tmp / "not-a-run" / "meta.json").write_text("{}\n")
 
 
-def _launch(case: Case, tmp: Path) -> tuple[subprocess.CompletedProcess, Path, Path]:
-    cwd = tmp / "cases" / case.id
+def _args(case: Case, tmp: Path, sub: str) -> tuple[list[str], Path, Path]:
+    cwd = tmp / sub / case.id
     out = cwd / "out"
     cwd.mkdir(parents=True)
-    args = [a.replace("{tmp}", str(tmp)).replace("{out}", str(out)) for a in case.args]
+    return [a.replace("{tmp}", str(tmp)).replace("{out}", str(out)) for a in case.args], cwd, out
+
+
+def _launch(case: Case, tmp: Path) -> tuple[subprocess.CompletedProcess, Path, Path]:
+    args, cwd, out = _args(case, tmp, "cases")
     return grokscope(*args, cwd=cwd, timeout=180), cwd, out
 
 
@@ -104,19 +114,35 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     tmp = tmp_path_factory.mktemp("errors")
     _write_inputs(tmp)
     selected = [item.callspec.params["case"] for item in request.session.items
-                if item.module is request.module and "case" in getattr(getattr(item, "callspec", None), "params", {})]
+                if item.module is request.module and "case" in getattr(getattr(item, "callspec", None), "params", {})
+                and item.originalname == "test_bad_input_as_a_real_process"]
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {c.id: pool.submit(_launch, c, tmp) for c in selected}
         return {k: f.result() for k, f in futures.items()}
 
 
-@pytest.mark.parametrize("case", _params())
-def test_bad_input_gives_one_line_error(case: Case, outcomes: dict) -> None:
-    p, cwd, out = outcomes[case.id]
-    assert_one_line_error(p, *case.expect)
-    # nothing was created: no run dir, no half-made temp dir, no default ./runs
+def _nothing_created(cwd: Path, out: Path) -> None:
+    """No run dir, no half-made temp dir, no default ./runs."""
     assert not out.exists() or not list(out.iterdir()), list(out.iterdir())
     assert [f.name for f in cwd.iterdir() if f.name != "out"] == []
+
+
+@pytest.mark.parametrize("case", _params())
+def test_bad_input_gives_one_line_error(case: Case, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp = tmp_path_factory.mktemp("inproc")
+    _write_inputs(tmp)
+    args, cwd, out = _args(case, tmp, "inproc")
+    monkeypatch.chdir(cwd)
+    assert_one_line(cli(capsys, *args), *case.expect)
+    _nothing_created(cwd, out)
+
+
+@pytest.mark.parametrize("case", [c for c in _params() if c.values[0].id in SUBPROCESS])
+def test_bad_input_as_a_real_process(case: Case, outcomes: dict) -> None:
+    p, cwd, out = outcomes[case.id]
+    assert_one_line_error(p, *case.expect)
+    _nothing_created(cwd, out)
 
 
 def _snapshot(run: Path) -> dict[str, bytes]:

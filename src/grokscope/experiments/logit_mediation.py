@@ -4,7 +4,8 @@
 ``.npz``; ``grokscope.laws.importer``) into ``OUT/logit-mediation/published/`` and recomputes Tables 1-3 through
 grokscope's own fits (``grokscope.laws.paper1``). The claim rows hold the measured numbers rounded to the printed
 precision (the unrounded value is in the row's notes); the rule: reproduced when the measurement rounds to the
-printed number. The quick-scale rerun (training at CPU size) is issue 7 part 2 and not built yet.
+printed number. ``--scale quick|paper`` trains the mediation test instead (``logit_mediation_rerun``): the shape of
+Tables 2-3 (the norm-up delay, the τ recovery, L against ρ on a ρ × τ grid) and the smaller MSE effect.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from ..errors import UserError
 from .base import Context, Experiment, Stage, experiment
 from .claims import ClaimRow, Estimate, PaperValue, Rule, _direction, ci_contains
+from .logit_mediation_rerun import control_spec, mediation_spec, mse_control_spec, mse_spec, rerun_rows
 
 SRC = "paper 1 (arXiv:2606.18465)"
 TABLE1 = {43: (6, 0.173, 0.987, 0.4), 59: (7, 0.140, 0.991, 6.4), 67: (7, 0.126, 0.982, 5.5),
@@ -77,22 +79,45 @@ def _row(claim: str, paper: float, text: str, section: str, raw: float, decimals
     return ClaimRow(claim, PaperValue(paper, f"{SRC} {section}", text), est, printed(decimals), [note, *(notes or [])])
 
 
-def _not_built(ctx: Context) -> dict[str, Any]:
-    raise UserError("logit-mediation: the quick-scale rerun is not built yet (issue 7 part 2); use "
-                    "`grokscope reproduce logit-mediation --published ../shared/data/grokking-logit-scale`")
-
-
 @experiment
 class LogitMediation(Experiment):
     name = "logit-mediation"
     claim = "under CE the weight-norm effect on the grokking delay runs through the logit scale (Tables 1-3, §1.4 (7))"
     paper = "paper 1 (arXiv:2606.18465) §1.4 (1)-(3)"
-    scales = {"quick": {"censor": "majority", "n_boot_alpha": 1000, "n_boot_recovery": 4000},
-              "paper": {"censor": "majority", "n_boot_alpha": 1000, "n_boot_recovery": 4000}}
-    notes = {"quick": ["quick-scale rerun not built yet: use --published"]}
-    stages = (Stage("rerun", _not_built, "CPU-scale rerun (issue 7 part 2)"),)
+    scales = {
+        # the quick preset's embed-concat GELU MLP at p = 43 (as norm-delay-law's quick scale), 6 seeds
+        "quick": {"preset": "quick", "p": 43, "frac": 0.4, "lr": 1e-2, "seeds": 6, "eval_points": 150,
+                  "stop_on_grok": 1.1, "control_steps": 4000, "arm_steps": 12_000, "from_step": 0,
+                  "rho_up": 1.15, "taus": [1.0, 1.15, 1.3, 1.5, 1.7], "grid_rhos": [1.0, 1.05, 1.1, 1.15],
+                  "grid_taus": [1.0, 1.3, 1.7], "censor": "majority", "n_boot_alpha": 1000,
+                  "n_boot_recovery": 4000},
+        "paper": {"preset": "clevix-mlp", "p": 59, "frac": 0.4, "lr": 1e-3, "seeds": 12, "eval_points": 400,
+                  "stop_on_grok": None, "control_steps": 20_000, "arm_steps": 60_000, "from_step": 500,
+                  "rho_up": 1.15, "taus": [1.0, 1.15, 1.3, 1.5, 1.7], "grid_rhos": [1.0, 1.05, 1.1, 1.15],
+                  "grid_taus": [1.0, 1.3, 1.7], "censor": "majority", "n_boot_alpha": 1000,
+                  "n_boot_recovery": 4000, "model": {"d_embed": 128, "d_hidden": 256}},
+    }
+    # a framework check that trains in about a minute (the gromov one-hot MLP at p = 23): not a test of the claim
+    scales["tiny"] = {**scales["quick"], "preset": "gromov", "p": 23, "frac": 0.5, "lr": 2e-2, "seeds": 3,
+                      "eval_points": 60, "control_steps": 1500, "arm_steps": 3000, "taus": [1.0, 1.7],
+                      "grid_rhos": [1.0, 1.15], "grid_taus": [1.0, 1.7], "n_boot_recovery": 200,
+                      "model": {"d_hidden": 64}}
+    notes = {"quick": ["the quick preset's embed-concat GELU MLP (d_embed 32, d_hidden 128) on (a+b) mod 43 at lr "
+                       "1e-2, 6 seeds, instead of paper 1's d 128 / H 256 MLP at p = 59 and 97, lr 1e-3, 12 seeds: "
+                       "shapes (ratios, the recovery, R² ordering) are compared, not the paper's constants",
+                       "clamps from step 0 (paper: t_int 500 for CE, 50 for MSE); arms stop at 1.1 × T_grok; the "
+                       "MSE arms clamp around the MSE control's own W_c; evaluation on a geometric grid, so L is "
+                       "read at the eval step nearest the median T_grok (paper: every 200 steps)"],
+             "tiny": ["framework check: the gromov one-hot MLP at p = 23, 3 seeds; not a test of paper 1's claim"]}
+    stages = (Stage("control", control_spec, "free CE runs: W_c = median ‖W‖ at T_grok"),
+              Stage("mse-control", mse_control_spec, "free MSE runs: W_c^MSE"),
+              Stage("mediation", mediation_spec, "CE arms: ‖W‖ at ρ·W_c, logits / τ (baseline, τ sweep, ρ × τ grid)"),
+              Stage("mse", mse_spec, "MSE arms: baseline and norm-up"))
     published_notes = ["no training: Tables 1-3 recomputed from the paper's published per-seed outputs "
                        "(ClevixLab/grokking-logit-scale metrics/, imported with `grokscope import published`)"]
+
+    def analyse(self, ctx: Context) -> list[ClaimRow]:
+        return rerun_rows(ctx)
 
     def from_published(self, ctx: Context, runs: Path) -> list[ClaimRow]:
         from ..laws.paper1 import load_store, table1, table2, table3

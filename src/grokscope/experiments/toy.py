@@ -41,13 +41,14 @@ def control_spec(ctx: Context) -> dict[str, Any]:
     return spec
 
 
-def measure_wc(ctx: Context) -> tuple[float, list[float]]:
-    """W_c: median over grokked control members of ‖W‖ (``norm/total``) at T_grok; and the per-member norms."""
-    st = ctx.stages["control"]
+def measure_wc(ctx: Context, stage: str = "control") -> tuple[float, list[float]]:
+    """W_c: median over grokked members of the free-control ``stage`` of ‖W‖ (``norm/total``) at T_grok; and the
+    per-member norms."""
+    st = ctx.stages[stage]
     grokked = [m for m in st.members if m["t_grok"] is not None and not m["censored"]]
     norms = [v for v in st.metric_at(grokked, "norm/total") if v is not None]
     if not norms:
-        raise UserError(f"{ctx.experiment.name}: no control member grokked in {ctx.params['control_steps']} steps, "
+        raise UserError(f"{ctx.experiment.name}: no {stage} member grokked in {ctx.params['control_steps']} steps, "
                         "so W_c cannot be measured; raise control_steps")
     return float(np.median(norms)), norms
 

@@ -11,8 +11,10 @@ forecast minus the measured T_grok, and the MAPE is over the delays.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +45,34 @@ CALIBRATIONS = {
         "(1-layer transformer, p=97, η=1e-3, λ=1; 10 runs)", 10,
         notes=["V★ is architecture-specific and over all parameters: transfer to another model is not expected"]),
 }
+
+def save_calibration(cal: Calibration, path: str | Path) -> Path:
+    """Write ``cal`` as JSON (atomically), for ``eval.probe_options.first_passage.calibration`` or ``--calibration``."""
+    from ..store.atomic import finite_json, write_atomic
+
+    path = Path(path)
+    text = json.dumps({"calibration": finite_json(cal.to_json())}, indent=1, allow_nan=False) + "\n"
+    write_atomic(path, lambda p: p.write_text(text), checksum=False)
+    return path
+
+
+def load_calibration(name: str | Path) -> Calibration:
+    """A shipped calibration by name, or one saved by ``save_calibration`` (``grokscope forecast --save-calibration``)."""
+    if str(name) in CALIBRATIONS:
+        return CALIBRATIONS[str(name)]
+    path = Path(name)
+    if not path.is_file():
+        raise UserError(f"calibration {str(name)!r}: not a shipped one ({', '.join(CALIBRATIONS)}) nor a calibration "
+                        "file (write one with `grokscope forecast RUN --calibration CELL --save-calibration FILE`)")
+    try:
+        doc = json.loads(path.read_text())["calibration"]
+        cal = Calibration(**{k: doc[k] for k in doc if k in Calibration.__dataclass_fields__})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{path}: not a calibration file ({type(e).__name__})") from None
+    if not (math.isfinite(cal.kappa) and cal.kappa > 0 and math.isfinite(cal.v_star) and cal.v_star > 0):
+        raise UserError(f"{path}: calibration needs κ > 0 and V★ > 0 (got κ = {cal.kappa}, V★ = {cal.v_star})")
+    return cal
+
 
 Curves = dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]  # (run_id, member) -> (steps, norm); member -1: mean
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
+from ..errors import UserError
 from ..registry import Registry
 
 NEEDS = ("grad", "history", "task")
@@ -143,12 +144,28 @@ def resolve(names: Sequence[str], roles: Any = None, warn: Callable[[str], None]
     return out
 
 
+def _make(p: Probe, options: dict[str, Any]) -> Callable[[EvalContext], dict[str, Tensor]]:
+    """A new instance of probe ``p`` with its ``eval.probe_options`` (a bad option is one line, not a traceback)."""
+    if not options:
+        return p.make()
+    try:
+        return p.make(**options)
+    except TypeError as e:
+        raise UserError(f"eval.probe_options.{p.name}: {e}") from None
+    except (KeyError, ValueError) as e:
+        raise UserError(f"eval.probe_options.{p.name}: {e.args[0] if e.args else e}") from None
+
+
 class ProbeSet:
     """The probes of one run, instantiated: what they need in union, their state, their step hooks."""
 
-    def __init__(self, probes: list[Probe]) -> None:
+    def __init__(self, probes: list[Probe], options: dict[str, dict[str, Any]] | None = None) -> None:
         self.probes = probes
-        self.instances = [p.make() for p in probes]
+        stray = sorted(set(options or {}) - {p.name for p in probes})
+        if stray:
+            raise UserError(f"eval.probe_options.{stray[0]}: no such probe among eval.probes "
+                            f"({', '.join(p.name for p in probes)})")
+        self.instances = [_make(p, (options or {}).get(p.name, {})) for p in probes]
         self.label_free: dict[str, bool] = {}  # metric -> written by a probe that reads no labels
 
     def due(self, eval_index: int) -> list[int]:

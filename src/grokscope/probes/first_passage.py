@@ -8,8 +8,10 @@ last forecast and V_mem become event keys ``forecast/t_grok`` and ``forecast/v_m
 
 The constants are a named calibration (``grokscope.laws.forecast.CALIBRATIONS``, default the paper's headline cell:
 κ = 0.252, V★ = 2501 for its 1-layer transformer; V★ does not transfer across architectures). To forecast with your
-own, calibrate with ``grokscope forecast RUN --calibration CELL_DIR --json`` and register a subclass in a plugin
-(``eval.plugins``) with ``KAPPA`` / ``V_STAR`` set and its own probe name.
+own, calibrate on a cell of your grokked runs and save it,
+``grokscope forecast RUN --calibration CELL_DIR --save-calibration my-cal.json``, then run with
+``eval.probe_options = {first_passage = {calibration = "my-cal.json"}}`` (the calibration's name, κ and V★ are
+recorded with the run's events as ``forecast/kappa`` and ``forecast/v_star``).
 """
 
 from __future__ import annotations
@@ -35,16 +37,23 @@ def first_passage_t_grok(t_mem: Tensor, v_mem: Tensor, lr: Tensor, wd: Tensor, k
 
 @probe("first_passage", uses_labels=True, cost="cheap")
 class FirstPassageForecast:
+    """Options (``eval.probe_options.first_passage``): ``calibration``, a shipped name or a calibration file written
+    by ``grokscope forecast RUN --calibration CELL --save-calibration FILE``; ``kappa`` / ``v_star`` override it."""
+
     CALIBRATION = "first-passage-1l-p97"
-    KAPPA: float | None = None  # None: from CALIBRATION
+    KAPPA: float | None = None  # None: from the calibration
     V_STAR: float | None = None
 
-    def __init__(self) -> None:
-        from ..laws.forecast import CALIBRATIONS
+    def __init__(self, calibration: str | None = None, kappa: float | None = None,
+                 v_star: float | None = None) -> None:
+        from ..laws.forecast import load_calibration
 
-        cal = CALIBRATIONS[self.CALIBRATION]
-        self.kappa = self.KAPPA if self.KAPPA is not None else cal.kappa
-        self.v_star = self.V_STAR if self.V_STAR is not None else cal.v_star
+        cal = load_calibration(calibration or self.CALIBRATION)
+        self.calibration = cal.name
+        self.kappa = float(kappa if kappa is not None else self.KAPPA if self.KAPPA is not None else cal.kappa)
+        self.v_star = float(v_star if v_star is not None else self.V_STAR if self.V_STAR is not None else cal.v_star)
+        if not (self.kappa > 0 and self.v_star > 0):
+            raise ValueError(f"κ and V★ must be > 0 (got κ = {self.kappa}, V★ = {self.v_star})")
         self.t_mem: Tensor | None = None  # [M] float, NaN until memorised
         self.v_mem: Tensor | None = None
         self.last: Tensor | None = None
@@ -69,7 +78,9 @@ class FirstPassageForecast:
         if self.last is None:
             return {}
         clean = lambda t: [None if math.isnan(v) else float(v) for v in t.tolist()]  # noqa: E731
-        return {"forecast/t_grok": clean(self.last), "forecast/v_mem": clean(self.v_mem)}
+        m = len(self.last)
+        return {"forecast/t_grok": clean(self.last), "forecast/v_mem": clean(self.v_mem),
+                "forecast/kappa": [self.kappa] * m, "forecast/v_star": [self.v_star] * m}
 
     def state_dict(self) -> dict[str, Any]:
         return {"t_mem": self.t_mem, "v_mem": self.v_mem, "last": self.last}

@@ -125,7 +125,8 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
     specs = model_specs(model)
     init_seeds = [member_seed(mc, s, "init", specs) for mc, s in zip(members, seeds)]
     model.init_members(init_seeds, [mc.intervene.init_scale for mc in members])
-    probes = ProbeSet(resolve(cfg.eval.probes, model.roles))  # probes the model cannot serve: one warning each
+    # probes the model cannot serve: one warning each
+    probes = ProbeSet(resolve(cfg.eval.probes, model.roles), cfg.eval.probe_options)
     params = model.trainable()
 
     x = torch.as_tensor(data.x, device=device)
