@@ -86,9 +86,9 @@ class LogitMediation(Experiment):
     paper = "paper 1 (arXiv:2606.18465) §1.4 (1)-(3)"
     scales = {
         # the quick preset's embed-concat GELU MLP at p = 43 (as norm-delay-law's quick scale), 6 seeds
-        "quick": {"preset": "quick", "p": 43, "frac": 0.4, "lr": 1e-2, "seeds": 6, "eval_points": 150,
+        "quick": {"preset": "quick", "p": 43, "frac": 0.4, "lr": 1e-2, "seeds": 6, "eval_points": 120,
                   "stop_on_grok": 1.1, "control_steps": 4000, "arm_steps": 12_000, "from_step": 0,
-                  "rho_up": 1.15, "taus": [1.0, 1.15, 1.3, 1.5, 1.7], "grid_rhos": [1.0, 1.05, 1.1, 1.15],
+                  "rho_up": 1.15, "taus": [1.0, 1.15, 1.3, 1.5, 1.7], "grid_rhos": [1.0, 1.075, 1.15],
                   "grid_taus": [1.0, 1.3, 1.7], "censor": "majority", "n_boot_alpha": 1000,
                   "n_boot_recovery": 4000},
         "paper": {"preset": "clevix-mlp", "p": 59, "frac": 0.4, "lr": 1e-3, "seeds": 12, "eval_points": 400,
