@@ -1,6 +1,6 @@
 """Linear-teacher regression (paper 3's setting, papers/01 §3.3 [reconstructed]): y = S x + σ ε.
 
-Inputs x ~ N(0, I_d) (the training inputs optionally whitened exactly, so that their empirical covariance is I and
+Inputs x ~ N(0, I_d) plus optional nuisance coordinates the teacher ignores (the training inputs optionally whitened exactly, so that their empirical covariance is I and
 the training loss is the mode model of ``grokscope.escape.modes``), a teacher S = Σ_i s_i u_i v_iᵀ with a chosen
 singular spectrum {s_i} and random orthonormal u_i, v_i (from ``teacher_seed``, shared by all members), label noise
 σ, and sparse sub-sampling: ``n_train`` may be far below ``d_in``. Targets are real vectors; the loss is MSE
@@ -35,6 +35,10 @@ class TeacherTask(BaseModel):
     n_train: int = Field(64, ge=1, description="training examples per member (sparse sub-sampling: n_train << d_in)")
     n_test: int = Field(256, ge=1, description="held-out test examples per member")
     noise: float = Field(0.0, ge=0.0, description="label noise: standard deviation σ of the Gaussian added to each target")
+    nuisance_dims: int = Field(0, ge=0, le=4096, description="extra input coordinates the teacher ignores (N(0, "
+                               "nuisance_scale²) each): with n_train << d_in + nuisance_dims the training set can be "
+                               "memorised through them [reconstructed sparse sub-sampling]")
+    nuisance_scale: float = Field(1.0, gt=0.0, description="standard deviation of each nuisance coordinate")
     whiten: bool = Field(True, description="whiten the training inputs exactly (empirical covariance = I; needs "
                          "n_train >= d_in), so the training loss is the mode model")
     teacher_seed: int = Field(0, ge=0, description="seed of the teacher's singular vectors (shared by all members)")
@@ -52,7 +56,7 @@ class TeacherTask(BaseModel):
         if self.whiten and self.n_train < self.d_in:
             raise ValueError(f"whiten needs n_train >= d_in (got n_train={self.n_train}, d_in={self.d_in}); "
                              "set whiten: false for sparse sub-sampling")
-        if self.d_in * (self.n_train + self.n_test) > 20_000_000:
+        if (self.d_in + self.nuisance_dims) * (self.n_train + self.n_test) > 20_000_000:
             raise ValueError("teacher task too large: d_in × (n_train + n_test) must be <= 2e7")
         return self
 
@@ -83,6 +87,9 @@ def sample(cfg: TeacherTask, seed: int) -> tuple[np.ndarray, np.ndarray]:
     y = (x @ V) * s @ U.T  # y = S x in row form: x V diag(s) Uᵀ
     if cfg.noise > 0:
         y = y + cfg.noise * rng.standard_normal(y.shape)
+    if cfg.nuisance_dims:
+        nuis = cfg.nuisance_scale * rng.standard_normal((x.shape[0], cfg.nuisance_dims))
+        x = np.concatenate([x, nuis], axis=1)
     return x, y
 
 
@@ -93,7 +100,8 @@ def build(cfg: TeacherTask, seeds: list[int]) -> TaskData:
     M, n = len(seeds), cfg.n_train
     idx = np.arange(cfg.n_train + cfg.n_test, dtype=np.int64)
     U, s, V = teacher_matrices(cfg)
+    V = np.concatenate([V, np.zeros((cfg.nuisance_dims, V.shape[1]))])  # the teacher reads no nuisance coordinate
     return TaskData(np.stack(xs), np.stack(ys), np.broadcast_to(idx[:n], (M, n)).copy(),
-                    np.broadcast_to(idx[n:], (M, cfg.n_test)).copy(), cfg.d_in, cfg.d_out, (), {},
+                    np.broadcast_to(idx[n:], (M, cfg.n_test)).copy(), cfg.d_in + cfg.nuisance_dims, cfg.d_out, (), {},
                     kind="regression", info={"teacher_u": U.T.tolist(), "teacher_v": V.T.tolist(),
                                              "teacher_s": s.tolist()})
