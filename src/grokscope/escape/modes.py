@@ -182,30 +182,30 @@ def brute_force_minimum(depth: int, s: float, gamma: float, n: int = 200_001) ->
     return float(b[i]), float(v[i])
 
 
-def relax(b0: float, depth: int, s: float, gamma: float, lr: float = 0.01, steps: int = 20_000) -> float:
-    """Gradient flow of ℓ from b0 to the local minimum it falls into (quasi-static state following)."""
-    b = float(b0)
-    for _ in range(steps):
-        step = lr * float(grad(b, depth, s, gamma)) / max(1.0, abs(float(curvature(b, depth, s, gamma))) * lr * 2)
-        b -= step
-        if abs(step) < 1e-12:
-            break
-    return b
+def follow(b0: float, depth: int, s: float, gamma: float) -> float:
+    """The local minimum of ℓ that gradient flow from b0 >= 0 falls into (quasi-static state following): past the
+    barrier top (or with no stable b = 0) the on minimum b*, else the off minimum 0."""
+    land = landscape(depth, s, gamma)
+    if land.b_on is None:
+        return 0.0
+    if land.curvature_off <= 0:  # b = 0 unstable (L = 2 below γ_c = s)
+        return land.b_on
+    return land.b_on if land.b_top is not None and b0 > land.b_top else 0.0
 
 
 def hysteresis(depth: int, s: float, gammas: np.ndarray, kick: float = 1e-3) -> dict[str, list[float]]:
     """γ swept up (starting in the on minimum at the smallest γ) and back down (from where it ended), following
-    the local minimum quasi-statically; ``kick`` is a small displacement before each relaxation, so a minimum
-    that stops existing is left. Returns γ and the mode amplitude b^L on each branch."""
+    the local minimum quasi-statically (``follow``); ``kick`` is a small displacement before each step, so a state
+    whose minimum stops existing is left. Returns γ and the mode amplitude b^L on each branch."""
     gammas = np.sort(np.asarray(gammas, dtype=float))
     land = landscape(depth, s, float(gammas[0]))
     b = land.b_on if land.b_on is not None else 0.0
     up, down = [], []
     for g in gammas:
-        b = relax(b + kick, depth, s, float(g))
+        b = follow(b + kick, depth, s, float(g))
         up.append(b**depth)
     for g in gammas[::-1]:
-        b = relax(b + kick, depth, s, float(g))
+        b = follow(b + kick, depth, s, float(g))
         down.append(b**depth)
     return {"gamma_up": gammas.tolist(), "amplitude_up": up, "gamma_down": gammas[::-1].tolist(),
             "amplitude_down": down}
