@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.hardening.cli_inproc import assert_one_line, cli
 
 from grokscope.escape import modes
-from tests.hardening.cli_inproc import assert_one_line, cli
 
 
 def test_barrier_json(capsys, tmp_path):

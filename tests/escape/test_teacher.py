@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.hardening.cli_inproc import assert_one_line, cli
 
 from grokscope.tasks.teacher import TeacherTask, build, teacher_matrices
-from tests.hardening.cli_inproc import assert_one_line, cli
 
 
 def test_targets_are_exact_and_training_inputs_whitened():

@@ -2,12 +2,12 @@
 escape times from the trapped "off" state (paper 3's protocol, papers/01 §3.3 [reconstructed]).
 
 The same mathematics as a grokscope run of the ``teacher`` task with the ``deeplinear`` model, SGD with L2
-(γ = wd / 2) and ``intervene.langevin_T`` (tests/escape check it against the training loop at T = 0), written as one
+(γ = wd / 2) and ``intervene.langevin_T`` (tests/escape check its gradients against autograd of the loop's loss), written as one
 vectorised loop over a member axis M = temperatures × seeds: one noise draw per layer per step for all members
 (the run's per-member noise streams cost one draw per member per layer, ~M times more calls), and the escape
 detected at every step (no eval grid), with right-censoring at the budget. Used by ``reproduce arrhenius``.
 
-Update (per member m, per layer l):  W_l <- W_l - η (∂_W_l Loss + 2γ W_l) + sqrt(2 η T_m) ξ,  ξ ~ N(0, I)
+Update (per member m, per layer l):  W_l <- (1 - 2ηγ) W_l - η ∂_W_l Loss + sqrt(2 η T_m) ξ,  ξ ~ N(0, I)
 Loss = mean over the (mini)batch of ‖x W_1 ··· W_L - y‖² (grokscope's regression MSE).
 """
 
@@ -31,13 +31,20 @@ def moments(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return torch.bmm(xt, x) / n, torch.bmm(xt, y) / n
 
 
-def chain_grads(Ws: list[torch.Tensor], sxx: torch.Tensor, sxy: torch.Tensor) -> list[torch.Tensor]:
-    """∂/∂W_l of mean ‖x W_1 ··· W_L - y‖² = ⟨W_eff, Σ_xx W_eff⟩ - 2⟨W_eff, Σ_xy⟩ + const (row convention):
-    G = 2 (Σ_xx W_eff - Σ_xy), ∂/∂W_l = (W_1 ··· W_{l-1})ᵀ G (W_{l+1} ··· W_L)ᵀ."""
-    L = len(Ws)
+def chain_prefix(Ws: list[torch.Tensor]) -> list[torch.Tensor]:
+    """[W_1, W_1 W_2, ..., W_1 ··· W_L] (the last one is W_eff)."""
     prefix = [Ws[0]]
     for W in Ws[1:]:
         prefix.append(torch.bmm(prefix[-1], W))
+    return prefix
+
+
+def chain_grads(Ws: list[torch.Tensor], sxx: torch.Tensor, sxy: torch.Tensor,
+                prefix: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """∂/∂W_l of mean ‖x W_1 ··· W_L - y‖² = ⟨W_eff, Σ_xx W_eff⟩ - 2⟨W_eff, Σ_xy⟩ + const (row convention):
+    G = 2 (Σ_xx W_eff - Σ_xy), ∂/∂W_l = (W_1 ··· W_{l-1})ᵀ G (W_{l+1} ··· W_L)ᵀ."""
+    L = len(Ws)
+    prefix = chain_prefix(Ws) if prefix is None else prefix
     G = 2 * (torch.bmm(sxx, prefix[-1]) - sxy)
     out: list[torch.Tensor] = [None] * L  # type: ignore[list-item]
     right = G  # G (W_{l+1} ··· W_L)ᵀ, built from the output side
@@ -100,7 +107,7 @@ def simulate(task: TeacherTask, depth: int, width: int, gamma: float, lr: float,
     U = torch.tensor(data.info["teacher_u"])
     V = torch.tensor(data.info["teacher_v"])
     Ws = init_chain(depth, width, x.shape[-1], y.shape[-1], [int(v) + 7919 for v in member_seeds], init_scale, dtype)
-    sigma = torch.tensor(np.sqrt(2 * lr * T), dtype=dtype).view(M, 1, 1)
+    sigma = torch.tensor(np.sqrt(2 * lr * T), dtype=dtype)
     noisy = bool(np.any(T > 0))
     gen = torch.Generator().manual_seed(noise_seed)
     bgen = torch.Generator().manual_seed(noise_seed + 1)
@@ -110,22 +117,29 @@ def simulate(task: TeacherTask, depth: int, width: int, gamma: float, lr: float,
     escape = torch.full((M, len(s)), math.inf, dtype=torch.float64)
     full = batch_size is None or batch_size >= n
     sxx, sxy = moments(x, y)  # the loss is quadratic in W_eff: only Σ_xx and Σ_xy of the batch enter
+    sizes = [W[0].numel() for W in Ws]
     t = 0
-    while t < steps:
+    while True:
+        prefix = chain_prefix(Ws)
+        if t > 0:  # the state after t updates: its amplitudes, from the product the next gradient needs anyway
+            amp = prefix[-1].reshape(M, -1) @ proj  # [M, k]
+            escape = torch.where((amp >= thr) & torch.isinf(escape), float(t), escape)
+            if t % 200 == 0 and not torch.isinf(escape).any():
+                break
+        if t >= steps:
+            break
         if not full:
             idx = torch.randint(0, n, (M, batch_size), generator=bgen)  # type: ignore[arg-type]
             sxx, sxy = moments(x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1])),
                                y.gather(1, idx[..., None].expand(-1, -1, y.shape[-1])))
-        grads = chain_grads(Ws, sxx, sxy)
-        for W, g in zip(Ws, grads):
-            W.sub_(lr * (g + 2 * gamma * W))
-            if noisy:
-                W.add_(sigma * torch.randn(W.shape, generator=gen, dtype=dtype))
+        grads = chain_grads(Ws, sxx, sxy, prefix)
+        xi = torch.randn(M, sum(sizes), generator=gen, dtype=dtype).mul_(sigma.view(M, 1)).split(sizes, 1) \
+            if noisy else None
+        for i, (W, g) in enumerate(zip(Ws, grads)):
+            W.mul_(1 - 2 * lr * gamma).sub_(g, alpha=lr)
+            if xi is not None:
+                W.add_(xi[i].view(W.shape))
         t += 1
-        amp = end_to_end(Ws).reshape(M, -1) @ proj  # [M, k]
-        escape = torch.where((amp >= thr) & torch.isinf(escape), float(t), escape)
-        if t % 200 == 0 and not torch.isinf(escape).any():
-            break
     final = (end_to_end(Ws).reshape(M, -1) @ proj).double().numpy()
     escape = escape.numpy()
     return EscapeResult(escape, T, member_seeds, np.asarray(thresholds), steps, final)

@@ -1,11 +1,12 @@
 """Linear-teacher regression (paper 3's setting, papers/01 §3.3 [reconstructed]): y = S x + σ ε.
 
-Inputs x ~ N(0, I_d) plus optional nuisance coordinates the teacher ignores (the training inputs optionally whitened exactly, so that their empirical covariance is I and
-the training loss is the mode model of ``grokscope.escape.modes``), a teacher S = Σ_i s_i u_i v_iᵀ with a chosen
-singular spectrum {s_i} and random orthonormal u_i, v_i (from ``teacher_seed``, shared by all members), label noise
-σ, and sparse sub-sampling: ``n_train`` may be far below ``d_in``. Targets are real vectors; the loss is MSE
-(Σ over outputs of (f(x) - y)², mean over examples). ``TaskData.kind`` is "regression": x is float ``[M, N, d_in]``,
-y float ``[M, N, d_out]``; examples 0..n_train-1 of each member are its training set, the rest its test set.
+Inputs x ~ N(0, I_d) plus optional nuisance coordinates the teacher ignores (the training inputs optionally
+whitened exactly, so that their empirical covariance is I and the training loss is the mode model of
+``grokscope.escape.modes``), a teacher S = Σ_i s_i u_i v_iᵀ with a chosen singular spectrum {s_i} and random
+orthonormal u_i, v_i (from ``teacher_seed``, shared by all members), label noise σ, and sparse sub-sampling:
+``n_train`` may be far below the input dimension. Targets are real vectors; the loss is MSE (Σ over outputs of
+(f(x) - y)², mean over examples). ``TaskData.kind`` is "regression": x is float ``[M, N, d]``, y float
+``[M, N, d_out]``; examples 0..n_train-1 of each member are its training set, the rest its test set.
 
 Events (DESIGN.md times, regression form): the accuracy probe reports ``acc = 1 - relative error`` with relative
 error Σ‖f(x) - y‖² / Σ‖y‖² over a split (the fraction of target energy explained), so T_mem = first eval with
