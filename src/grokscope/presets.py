@@ -111,8 +111,9 @@ _PRESETS = [
         "γ = wd/2 = 0.2 < γ_c = 0.397 (the on state is the global minimum), tiny init (the off basin), Langevin "
         "noise T = 0.0027 (ΔE/T = 3, ΔE = 0.00807: `grokscope analyze barrier`); 8 seeds packed; the escape is the "
         "jump of mode/0 from 0 to b*³ = 0.78 (T_grok: test relative error <= 0.25).",
-        "measured: each member sits at train/test error 1 for a random time (exponential waiting), then both fall "
-        "to ~0.05 within a few hundred steps; with intervene.langevin_T=0 (full-batch GD) it never escapes",
+        "measured: escape (T_grok = T_mem: train and test error fall together from 1 to ~0.05) at 832-4,505 steps "
+        "across the 8 seeds (median ~1,030), ~25 s on one thread; with intervene.langevin_T=0 (full-batch GD) none "
+        "escapes",
         {"name": "teacher-escape",
          "task": {"name": "teacher", "d_in": 4, "d_out": 4, "spectrum": [1.0], "n_train": 64, "n_test": 256},
          "model": {"name": "deeplinear", "depth": 3, "width": 1},
