@@ -8,7 +8,12 @@ reconstructed from Ziyin & Ueda's exact theory of L2 phase transitions (arXiv:22
 - ``langevin``: a vectorised 1-D Langevin simulation of one mode and Kramers' mean escape time;
 - ``fits``: escape-time detection with right-censoring, the Arrhenius fit with a bootstrap CI, the survival
   (exponential waiting time) check;
-- ``temperature``: T_eff of minibatch SGD from the measured per-example gradient covariance.
+- ``temperature``: T_eff of minibatch SGD from the measured per-example gradient covariance;
+- ``netsim``: many deep linear nets (temperatures × seeds on one member axis) and their escape times;
+- ``study``: the simulations of ``reproduce arrhenius`` (cached); ``figures``: its Arrhenius and survival plot.
+
+The run-store side lives in the core: the ``teacher`` task, the ``deeplinear`` model on real inputs, the ``modes``
+probe, the ``teacher-escape`` preset and ``grokscope analyze barrier`` (cli_analyze_barrier.py).
 """
 
 RECONSTRUCTED = ("mode model, trapping protocol, escape criterion, temperature mapping and sparse sub-sampling "

@@ -164,10 +164,10 @@ def barrier_grid(depth: int, s: float, gamma: float, n: int = 200_001) -> float 
     first rise, the barrier as the grid maximum between 0 and it. An independent check of ``barrier``."""
     b = np.linspace(0.0, 2.0 * max(1.0, s) ** (1 / depth), n)
     v = loss(b, depth, s, gamma)
-    rising = np.flatnonzero(np.diff(v) < 0)
-    if depth < 3 or rising.size == 0:
+    falling = np.flatnonzero(np.diff(v) < 0)
+    if depth < 3 or falling.size == 0:
         return None
-    first_fall = rising[0]
+    first_fall = falling[0]
     i_on = first_fall + int(np.argmin(v[first_fall:]))
     if v[i_on] >= v[first_fall]:
         return None

@@ -39,7 +39,7 @@ def _escape_run(p: dict[str, Any], width: int, x: float, budget: int, seeds: lis
                            budget, init_scale=p["init_scale"], batch_size=batch, noise_seed=1000 * tag + int(x * 97))
 
 
-def sgd_temperature(p: dict[str, Any], seeds: list[int], at: str = "init") -> float:
+def sgd_temperature(p: dict[str, Any], seeds: list[int]) -> float:
     """Median over members of T_eff = η tr(C) / (2 B P) (``temperature.t_eff``) at the trapped initial weights."""
     task = _task(p, [p["s"]])
     from ..tasks.teacher import build
