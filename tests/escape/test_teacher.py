@@ -58,3 +58,21 @@ def test_mse_events_in_a_core_run(tmp_path):
         d = df[df.member == m].sort_values("step")
         hit = d[d["test/err"] <= 1 - 0.75]  # grok_threshold 0.75 in the preset: test relative error <= 0.25
         assert e["t_grok"] == (int(hit.step.iloc[0]) if len(hit) else None)
+
+
+def test_deeplinear_real_inputs_fast_path_equals_reference():
+    import torch
+
+    from grokscope.models import MODELS, TaskShape
+    from grokscope.models.deeplinear import DeepLinearConfig
+
+    model = MODELS.get("deeplinear")(DeepLinearConfig(depth=3, width=5), TaskShape(7, 3, 7, (), input_dim=7), 2,
+                                     torch.float64)
+    model.init_members([0, 1])
+    x = torch.randn(2, 9, 7, dtype=torch.float64)
+    cache: dict = {}
+    ref = model(x, cache)
+    W = model.P["layers.0.W"] @ model.P["layers.1.W"] @ model.P["layers.2.W"]
+    torch.testing.assert_close(model(x), torch.bmm(x, W))
+    torch.testing.assert_close(ref, torch.bmm(x, W))
+    assert cache["hook_unembed_in"].shape == (2, 9, 5)
