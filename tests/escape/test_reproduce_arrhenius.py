@@ -1,4 +1,5 @@
-"""``reproduce arrhenius``: the tiny scale end to end (seconds), the quick scale under ``--run-long``."""
+"""``reproduce arrhenius``: the tiny scale's simulations and claim rows (seconds); the tiny and quick scales end to
+end (a sweep worker is spawned: ~20 s even for tiny) under ``--run-long``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,29 @@ def _rows(res):
     return {r["claim"]: r for r in res.to_json()["rows"]}
 
 
+def test_tiny_scale_rows_from_its_simulations(tmp_path):
+    from grokscope.escape.study import measure
+    from grokscope.experiments.arrhenius import arrhenius_rows, curves_spec
+    from grokscope.experiments.base import Context
+    from grokscope.sweep.spec import load_spec
+
+    exp = load_all().get("arrhenius")
+    p = exp.params("tiny")
+    load_spec(curves_spec(Context(exp, "tiny", p, tmp_path)))  # the stage's sweep spec is valid
+    doc = measure({k: v for k, v in p.items() if k != "sparse"}, tmp_path / "escape.json")
+    late = {"t_mem": 40, "t_test": 400, "train_final": 0.05, "test_final": 0.1}  # a canonical grokking curve
+    same = {"t_mem": 40, "t_test": 40, "train_final": 0.05, "test_final": 0.4}  # train and test fall together
+    rows = {r.claim: r for r in arrhenius_rows(p, doc, {"members": [late, same, same], "gd_censored": [True]})}
+    assert len(rows) == 9 and all(r.verdict in VERDICTS for r in rows.values())
+    arr = next(r for c, r in rows.items() if c.startswith("Arrhenius scaling"))
+    assert arr.paper.value == pytest.approx(0.0080656, rel=1e-4)  # the analytic barrier, not a paper number
+    gd = next(r for c, r in rows.items() if c.startswith("full-batch GD"))
+    assert gd.measured.value == 0.0 and gd.verdict == "reproduced"
+    sparse = next(r for c, r in rows.items() if c.startswith("sparse sub-sampling"))
+    assert sparse.measured.value == pytest.approx(1 / 3) and sparse.verdict == "contradicted"
+
+
+@pytest.mark.long
 def test_tiny_scale_writes_a_claim_table_with_an_arrhenius_row(tmp_path):
     res = run_experiment(load_all().get("arrhenius"), "tiny", tmp_path, workers=1)
     rows = _rows(res)
