@@ -13,7 +13,7 @@ import typer
 analyze_app = typer.Typer(no_args_is_help=True, help="analyses of a stored run (see each subcommand)")
 
 # one module per analysis family; a module that does not exist (yet) is skipped
-ANALYSES: tuple[str, ...] = ("cli_analyze_probes", "cli_analyze_ews", "cli_analyze_mech")
+ANALYSES: tuple[str, ...] = ("cli_analyze_probes", "cli_analyze_ews", "cli_analyze_mech", "cli_analyze_barrier")
 
 
 def register_modules(app: typer.Typer, names: tuple[str, ...]) -> None:

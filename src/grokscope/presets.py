@@ -104,6 +104,27 @@ _PRESETS = [
          "train": {"steps": 10_000},
          "members": {"seeds": 2}},
     ),
+    Preset(
+        "teacher-escape",
+        "Paper 3's trapping protocol [reconstructed, papers/01 §3.3]: a depth-3 deep linear net with a width-1 "
+        "bottleneck on a rank-1 linear teacher (s = 1, d = 4, 64 whitened training inputs), MSE, SGD lr 0.1 with L2 "
+        "γ = wd/2 = 0.2 < γ_c = 0.397 (the on state is the global minimum), tiny init (the off basin), Langevin "
+        "noise T = 0.0027 (ΔE/T = 3, ΔE = 0.00807: `grokscope analyze barrier`); 8 seeds packed; the escape is the "
+        "jump of mode/0 from 0 to b*³ = 0.78 (T_grok: test relative error <= 0.25).",
+        "measured: escape (T_grok = T_mem: train and test error fall together from 1 to ~0.05) at 832-4,505 steps "
+        "across the 8 seeds (median ~1,030), ~25 s on one thread; with intervene.langevin_T=0 (full-batch GD) none "
+        "escapes",
+        {"name": "teacher-escape",
+         "task": {"name": "teacher", "d_in": 4, "d_out": 4, "spectrum": [1.0], "n_train": 64, "n_test": 256},
+         "model": {"name": "deeplinear", "depth": 3, "width": 1},
+         "loss": {"name": "mse"},
+         "optim": {"name": "sgd", "lr": 0.1, "wd": 0.4},
+         "train": {"steps": 20_000, "stop_on_grok": 1.2},
+         "eval": {"points": 300, "probes": ["accuracy", "norms", "modes"], "grok_threshold": 0.75,
+                  "mem_threshold": 0.75},
+         "intervene": {"init_scale": 0.1, "langevin_T": 0.0027},
+         "members": {"seeds": 8}},
+    ),
 ]
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}

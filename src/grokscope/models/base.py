@@ -38,6 +38,7 @@ class TaskShape:
     n_classes: int
     seq_len: int
     input_positions: tuple[int, ...]
+    input_dim: int | None = None  # real-valued inputs [M|1, B, input_dim] (regression tasks); None = tokens
 
 
 @dataclass(frozen=True)

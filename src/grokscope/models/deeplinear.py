@@ -1,4 +1,5 @@
-"""Deep linear network on one-hot operands: logits = W_D ··· W_1·onehot([a; b]) (for the Arrhenius work, paper 3).
+"""Deep linear network: logits = W_D ··· W_1·onehot([a; b]) on tokens, or W_D ··· W_1·x on real inputs x (a
+regression task such as ``teacher``, ``TaskShape.input_dim``; the Arrhenius work, paper 3).
 
 Hooks (reference forward): ``layers.{i}.hook_in`` [M, B, width], the input of matrix i for i = 1..D-1, and
 ``hook_unembed_in``, the input of the last matrix ([M, B, width]; for D = 1 the one-hot input [M, B, K·V]).
@@ -26,14 +27,18 @@ class DeepLinearConfig(BaseModel):
 
 @MODELS.register("deeplinear")
 class DeepLinear(MemberModel):
-    """No activations, no biases; init W_l ~ N(0, 1/fan_in) (fan_in = K for the one-hot first layer)."""
+    """No activations, no biases; init W_l ~ N(0, 1/fan_in) (fan_in = K for the one-hot first layer, d for real inputs)."""
 
     def __init__(self, cfg: DeepLinearConfig, task: TaskShape, M: int, dtype: torch.dtype) -> None:
         super().__init__(M, dtype)
         self.cfg, self.positions = cfg, task.input_positions
         K, V, w, D = len(task.input_positions), task.vocab_size, cfg.width, cfg.depth
         dims = [w] * (D - 1) + [task.n_classes]
-        self.add("layers.0.W", (K * V, dims[0]), K**-0.5, group="layer0")
+        self.input_dim = task.input_dim
+        if task.input_dim is not None:  # real inputs x [M|1, B, d]
+            self.add("layers.0.W", (task.input_dim, dims[0]), task.input_dim**-0.5, group="layer0")
+        else:
+            self.add("layers.0.W", (K * V, dims[0]), K**-0.5, group="layer0")
         for i in range(1, D):
             self.add(f"layers.{i}.W", (dims[i - 1], dims[i]), dims[i - 1] ** -0.5, group=f"layer{i}")
         self.K, self.V, self.seq_len = K, V, task.seq_len
@@ -48,7 +53,7 @@ class DeepLinear(MemberModel):
     def reference_forward(self, x: Tensor, hook: HookPoints) -> Tensor:
         """x: int64 [M|1, B, S] -> logits [M, B, C] = onehot([a; b]) @ W_0 @ ... @ W_{D-1}."""
         D = self.cfg.depth
-        h = one_hot_operands(x, self.positions, self.V, self.P["layers.0.W"].dtype)  # [M|1, B, K*V]
+        h = self._inputs(x)  # [M|1, B, K*V] one-hot, or [M|1, B, d] real
         h = h.expand(self.M, *h.shape[1:])  # one input per member, like every other hook
         for i in range(D):
             if i > 0:
@@ -58,7 +63,18 @@ class DeepLinear(MemberModel):
             h = torch.matmul(h, self.P[f"layers.{i}.W"])
         return h
 
+    def _inputs(self, x: Tensor) -> Tensor:
+        dtype = self.P["layers.0.W"].dtype
+        if self.input_dim is not None:
+            return x.to(dtype)
+        return one_hot_operands(x, self.positions, self.V, dtype)
+
     def fast_forward(self, x: Tensor) -> Tensor:
+        if self.input_dim is not None:
+            h = torch.matmul(x.to(self.P["layers.0.W"].dtype), self.P["layers.0.W"])  # [M, B, w]
+            for i in range(1, self.cfg.depth):
+                h = bmm(h, self.P[f"layers.{i}.W"])
+            return h
         idx = x[..., list(self.positions)] + torch.arange(self.K, device=x.device) * self.V
         h = gather_sum(self.P["layers.0.W"], idx)  # [M, B, w]
         for i in range(1, self.cfg.depth):

@@ -1,6 +1,7 @@
 """Logit-scale and saturation diagnostics (paper 1 §1.3; Prieto et al. 2025 for softmax collapse).
 
-- ``logit/scale``: mean over all N inputs of ||z||₂, z = logits/τ (effective logit scale L).
+- ``logit/scale``: mean over all N inputs of ||z||₂, z = logits/τ (effective logit scale L); the only metric of a
+  regression task (real targets, no classes).
 - ``logit/sc_frac``: fraction of *training* points whose correct-class probability is exactly 1.0 in the
   working precision (softmax collapse).
 - ``logit/sat_frac``: fraction of all N inputs with max probability > 0.999.
@@ -46,6 +47,8 @@ def mean_margin(z: Tensor, y: Tensor) -> Tensor:
 
 @probe("logits", uses_labels=["logit/sc_frac", "logit/margin", "logit/margin_test"])
 def logits(ctx: EvalContext) -> dict[str, Tensor]:
+    if ctx.y.is_floating_point():  # a regression (real targets): no classes, only the output scale is defined
+        return {"logit/scale": logit_scale(ctx.logits)}
     probs = probabilities(ctx.loss_name, ctx.logits)  # working dtype on purpose: collapse is a precision effect
     p_train = ctx.at(probs, ctx.train_idx).gather(-1, ctx.y_train[..., None]).squeeze(-1)
     return {"logit/scale": logit_scale(ctx.logits), "logit/sc_frac": collapse_frac(p_train),

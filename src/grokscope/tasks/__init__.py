@@ -4,7 +4,8 @@ from .base import TASKS, TaskData
 from .modular import ModularTask
 from .parity import ParityTask
 from .permutation import PermutationTask
+from .teacher import TeacherTask
 
-TASK_CONFIGS = (ModularTask, ParityTask, PermutationTask)
+TASK_CONFIGS = (ModularTask, ParityTask, PermutationTask, TeacherTask)
 
-__all__ = ["TASKS", "TASK_CONFIGS", "TaskData", "ModularTask", "ParityTask", "PermutationTask"]
+__all__ = ["TASKS", "TASK_CONFIGS", "TaskData", "ModularTask", "ParityTask", "PermutationTask", "TeacherTask"]

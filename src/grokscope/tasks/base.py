@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ class TaskData:
     Shapes: N examples, S sequence positions, M members.
     - ``x``: int64 ``[N, S]`` (shared by all members) or ``[M, N, S]`` (per-member samples).
     - ``y``: int64 ``[N]`` or ``[M, N]``, class labels in ``[0, n_classes)``.
+    - regression (``kind``): x float ``[M, N, d]``, y float ``[M, N, n_classes]`` (n_classes = output dimension).
     - ``train_idx`` / ``test_idx``: int64 ``[M, n_train]`` / ``[M, n_test]``, indices into the N examples.
     """
 
@@ -27,6 +29,8 @@ class TaskData:
     n_classes: int
     input_positions: tuple[int, ...]  # positions holding the variable operands (what an MLP embeds)
     token_names: dict[int, str]  # special tokens, e.g. {113: "="}
+    kind: str = "classification"  # or "regression": x float [M, N, d], y float [M, N, d_out] (tasks/teacher.py)
+    info: dict[str, Any] = field(default_factory=dict)  # task structure for probes (e.g. the teacher's modes)
 
     @property
     def seq_len(self) -> int:

@@ -13,8 +13,16 @@ def stablemax_s(z: Tensor) -> Tensor:
     return torch.where(z >= 0, z + 1.0, 1.0 / (1.0 - z.clamp(max=0.0)))
 
 
+def regression_mse(z: Tensor, y: Tensor) -> Tensor:
+    """Real targets (regression tasks, e.g. ``teacher``): Σ_outputs (z - y)² per example, ``[M, B]``."""
+    return ((z - y) ** 2).sum(-1)
+
+
 def per_example(name: str, z: Tensor, y: Tensor) -> Tensor:
-    """``z [M, B, C]`` temperature-scaled logits, ``y int64 [M, B]`` -> loss ``[M, B]``."""
+    """``z [M, B, C]`` temperature-scaled logits, ``y int64 [M, B]`` -> loss ``[M, B]``; real targets
+    ``y float [M, B, C]`` (a regression task) take the MSE whatever the name (setup.py requires "mse" there)."""
+    if y.is_floating_point():
+        return regression_mse(z, y)
     if name == "ce":
         return F.cross_entropy(z.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
     if name == "mse":  # papers 1/4: Σ_classes (z - onehot(y))², averaged over examples by the caller

@@ -62,7 +62,7 @@ class Setup:
     wd: Tensor  # [M]
     tau: Tensor  # [M] output temperatures
     eval_data: EvalData
-    x_train: Tensor  # int64 [M, n, S]
+    x_train: Tensor  # int64 [M, n, S] (regression: float [M, n, d])
     grid: np.ndarray  # eval steps
     ckpt_steps: set[int]
     probes: ProbeSet
@@ -106,6 +106,8 @@ class Setup:
             self._epoch = (epoch, torch.stack(perms).to(self.device))
         idx = self._epoch[1][:, k * B:(k + 1) * B]  # [M, b]
         xb = self.x_train.gather(1, idx[..., None].expand(-1, -1, self.x_train.shape[-1]))
+        if self.y_train.dim() == 3:  # regression targets [M, n, d_out]
+            return xb, self.y_train.gather(1, idx[..., None].expand(-1, -1, self.y_train.shape[-1]))
         return xb, self.y_train.gather(1, idx)
 
 
@@ -119,7 +121,11 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
     seeds = [row["seed"] for row in table]
     split_seeds = [member_seed(mc, s, "split") for mc, s in zip(members, seeds)]
     data = TASKS.get(cfg.task.name)(cfg.task, split_seeds)
-    shape = TaskShape(data.vocab_size, data.n_classes, data.seq_len, data.input_positions)
+    regression = data.kind == "regression"
+    if regression:
+        check_regression(cfg, members)
+    shape = TaskShape(data.vocab_size, data.n_classes, data.seq_len, data.input_positions,
+                      input_dim=int(data.x.shape[-1]) if regression else None)
     M = len(members)
     model = MODELS.get(cfg.model.name)(cfg.model, shape, M, dtype).to(device)
     specs = model_specs(model)
@@ -130,15 +136,20 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
     params = model.trainable()
 
     x = torch.as_tensor(data.x, device=device)
-    x_all = x if x.dim() == 3 else x[None]  # [M|1, N, S]
-    y = torch.as_tensor(data.y, device=device)
-    y_all = (y if y.dim() == 2 else y[None]).expand(M, -1).contiguous()  # [M, N]
+    x = x.to(dtype) if regression else x
+    x_all = x if x.dim() == 3 else x[None]  # [M|1, N, S] (regression: [M, N, d] float)
     train_idx = torch.as_tensor(data.train_idx, device=device)
-    classes = np.unique(data.y)  # label noise draws wrong labels among the task's classes (never 0 if excluded)
-    y_clean = y_all.gather(1, train_idx).cpu().numpy()
-    y_train = torch.as_tensor(np.stack([
-        noisy_labels(y_clean[m], classes, mc.intervene.label_noise, member_seed(mc, seeds[m], "noise"))
-        for m, mc in enumerate(members)]), device=device)  # [M, n]
+    if regression:  # real targets [M, N, d_out]; label noise is the task's own (task.noise)
+        y_all = torch.as_tensor(data.y, device=device).to(dtype)
+        y_train = y_all.gather(1, train_idx[..., None].expand(-1, -1, y_all.shape[-1]))  # [M, n, d_out]
+    else:
+        y = torch.as_tensor(data.y, device=device)
+        y_all = (y if y.dim() == 2 else y[None]).expand(M, -1).contiguous()  # [M, N]
+        classes = np.unique(data.y)  # label noise draws wrong labels among the task's classes (never 0 if excluded)
+        y_clean = y_all.gather(1, train_idx).cpu().numpy()
+        y_train = torch.as_tensor(np.stack([
+            noisy_labels(y_clean[m], classes, mc.intervene.label_noise, member_seed(mc, seeds[m], "noise"))
+            for m, mc in enumerate(members)]), device=device)  # [M, n]
     if hasattr(model, "verify_inputs"):
         model.verify_inputs(x_all)  # once per run, not once per forward (a host sync on a GPU)
     xa = x_all.expand(M, -1, -1)
@@ -165,6 +176,19 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
     )
 
 
+def check_regression(cfg: RunConfig, members: list[RunConfig]) -> None:
+    """A regression task (real inputs and targets) trains a real-input model with MSE; class label noise has no
+    meaning there (the task's own ``noise`` is its label noise)."""
+    if cfg.model.name != "deeplinear":
+        raise ValueError(f"task {cfg.task.name!r} has real-valued inputs: use model.name=deeplinear "
+                         f"(got {cfg.model.name!r})")
+    if cfg.loss.name != "mse":
+        raise ValueError(f"task {cfg.task.name!r} is a regression: use loss.name=mse (got {cfg.loss.name!r})")
+    if any(mc.intervene.label_noise > 0 for mc in members):
+        raise ValueError(f"intervene.label_noise flips class labels; task {cfg.task.name!r} is a regression: "
+                         "use task.noise (Gaussian label noise) instead")
+
+
 def decay_set(decay: str | list[str], model: Any) -> set[str]:
     """Names that decoupled decay applies to: weight matrices, every trainable parameter, or named groups."""
     if decay == "weights":
@@ -182,4 +206,4 @@ def task_info(cfg: RunConfig, data: TaskData) -> dict[str, Any]:
     (operand positions, special tokens), vocabulary and classes."""
     return {**cfg.task.model_dump(mode="json"), "input_positions": list(data.input_positions),
             "token_names": dict(data.token_names), "vocab_size": data.vocab_size, "n_classes": data.n_classes,
-            "seq_len": data.seq_len}
+            "seq_len": data.seq_len, "kind": data.kind, **data.info}
