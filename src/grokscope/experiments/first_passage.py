@@ -167,9 +167,9 @@ class FirstPassage(Experiment):
              "weight decay at T_mem stops grokking")
     paper = "paper 10 (arXiv:2605.18845) §10: the law, Tier-1 MAPE, Block F"
     scales = {
-        "quick": {"preset": "nanda", "p": 31, "frac": 0.5, "lr": 3e-3, "wd": 1.0, "cal_seeds": 4, "seeds": 2,
-                  "lr_factors": [0.5, 1, 2], "wd_factors": [0.5, 1, 2], "min_rate": 0.5, "eval_points": 150,
-                  "grok_threshold": 0.95, "arm_steps": 2500, "grid_steps": 6000,
+        "quick": {"preset": "nanda", "p": 31, "frac": 0.5, "lr": 3e-3, "wd": 2.0, "cal_seeds": 3, "seeds": 2,
+                  "lr_factors": [0.5, 1, 2], "wd_factors": [0.5, 1, 2], "min_rate": 0.5, "eval_points": 120,
+                  "grok_threshold": 0.95, "arm_steps": 2000, "grid_steps": 4000,
                   "model": {"d_model": 64, "n_heads": 4, "d_mlp": 256}},
         "paper": {"preset": "power", "p": 97, "frac": 0.5, "lr": 1e-3, "wd": 1.0, "cal_seeds": 10, "seeds": 3,
                   "lr_factors": [0.5, 1, 2], "wd_factors": [0.3, 1, 3], "min_rate": 0.0, "eval_points": 400,
@@ -182,11 +182,11 @@ class FirstPassage(Experiment):
                       "model": {"d_model": 32, "n_heads": 4, "d_mlp": 64}}
     notes = {"tiny": ["framework check: p = 23, d 32, 2 calibration seeds, 150 steps; not a test of the law"],
              "quick": ["a 1-layer, 4-head, d 64 transformer without LayerNorm (Nanda's) on (a+b) mod 31, full "
-                       "batch, lr 3e-3, instead of the paper's d 128 transformer at p = 97, batch 512, lr 1e-3: κ "
+                       "batch, lr 3e-3, λ 2, instead of the paper's d 128 transformer at p = 97, batch 512, lr 1e-3: κ "
                        "and V★ are architecture constants, so the paper's κ = 0.252 / V★ = 2501 are not expected",
                        "the held-out grid drops the slowest corner (ηλ × 0.25) so that every cell fits the budget",
                        "T_grok at test accuracy 0.95 (the paper: 0.99, refitted at 0.95 as T_grok95)",
-                       "arms trained 2,500 steps (the paper: 30k steps ≈ 15 × its controls' T_grok)",
+                       "arms trained 2,000 steps (the paper: 30k steps ≈ 15 × its controls' T_grok)",
                        "V = norm/V over all parameters (as the paper; this model's biases are frozen at 0)"],
              "paper": ["the 1-layer transformer of grokscope (pre-LN, biases, GELU, d 128, 4 heads, d_mlp 512, "
                        "[a, b, =] input) stands for the paper's (nn.TransformerEncoderLayer, 2 positions)"]}

@@ -131,7 +131,7 @@ class WdRegimes(Experiment):
     paper = "paper 9 (arXiv:2605.20441) §9: logistic λ_c, power-law ν, attention diagnostics"
     scales = {
         "quick": {"preset": "nanda", "p": 31, "frac": 0.5, "lr": 3e-3, "seeds": 3,
-                  "wds": [0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0], "steps": 3000, "eval_points": 100,
+                  "wds": [0.1, 0.2, 0.5, 1.0, 2.0], "steps": 2000, "eval_points": 100,
                   "grok_threshold": 0.95, "early_frac": 0.1,
                   "model": {"d_model": 64, "n_heads": 4, "d_mlp": 256}},
         "paper": {"preset": "power", "p": 97, "frac": 0.5, "lr": 1e-3, "seeds": 10,
@@ -147,7 +147,7 @@ class WdRegimes(Experiment):
                        "lr 1e-3: λ_c is compared as λ_c·η·T_max, the diagnostics' AUROC and ν as measured",
                        "σ_H is the std over 4 heads (paper: 8 heads × 4 layers)",
                        "T_grok at test accuracy 0.95 (the paper: 0.99)",
-                       "7 λ bins × 3 seeds (N = 21) instead of 13 bins × 10-30 seeds (N = 210)"],
+                       "5 λ bins × 3 seeds (N = 15) and 2,000 steps instead of 13 bins × 10-30 seeds (N = 210), 10k epochs"],
              "paper": ["the paper's train fraction is not known (02 §9 [I]): 0.5 here; its 'full-batch 512' is "
                        "read as minibatch 512 steps, and its 10,000 epochs as steps"]}
     stages = (Stage("sweep", sweep_spec, "a λ grid × seeds with the attention probe"),)
