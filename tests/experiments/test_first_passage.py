@@ -124,6 +124,7 @@ def test_grid_spec_packs_cells_of_similar_length_together():
     assert spec["member_cap"] == 2 * p["seeds"]
 
 
+@pytest.mark.long  # two stages, four packed runs: ~1.5 min on the contended 2-core machine
 def test_tiny_scale_runs_every_stage(tmp_path):
     doc = run_experiment(load_all().get("first-passage"), "tiny", tmp_path, workers=1).to_json()
     assert set(doc["stages"]) == {"control", "grid"}

@@ -90,7 +90,7 @@ def test_analysis_measures_boundary_exponent_and_diagnostic_gain():
 def test_an_informative_diagnostic_against_a_baseline_that_is_as_good_gains_nothing():
     rows = analyse(sweep(diag_informative=True))
     assert rows["σ_H (attention entro"]["measured"]["value"] == 1.0
-    assert rows["σ_H (attention entro"]["verdict"] == "reproduced"
+    assert rows["σ_H (attention entro"]["verdict"] == "shape reproduced"  # separates, better than the paper's 0.799
     gain = rows["the diagnostics add "]
     assert gain["measured"]["value"] == 0 and gain["verdict"] == "reproduced"
 

@@ -284,6 +284,8 @@ class FirstPassage(Experiment):
             if not math.isfinite(value):
                 return Estimate(math.nan, n=len(every))
             lo, hi = bootstrap(idx, lambda i: delay_exponents([every[j] for j in i])[k], n_boot=nb)
+            if not (math.isfinite(lo) and math.isfinite(hi)):  # unbounded: too many unidentified resamples
+                return Estimate(value, n=len(every))
             return Estimate(value, lo, hi, n=len(every))
 
         return [ClaimRow("aggregate η-exponent a of delay ∝ η^−a λ^−b (the law: a = 1)",

@@ -32,7 +32,7 @@ from ..detect.alarms import auroc
 from ..laws.fits import logistic_fit, power_law
 from .base import Context, Experiment, Stage, StageResult, experiment
 from .bootstrap import N_BOOT, bootstrap, percentile_ci
-from .claims import ClaimRow, Estimate, PaperValue, at_least, at_most, ci_contains, same_sign, within
+from .claims import ClaimRow, Estimate, PaperValue, Rule, at_most, ci_contains, same_sign
 
 P9 = "paper 9 (arXiv:2605.20441) §9"
 DIAGNOSTICS = {"σ_H": "attention/entropy_std", "s̄": "attention/mean_similarity"}
@@ -40,6 +40,43 @@ BASELINES = {"train loss": "train/loss", "test loss": "test/loss", "‖W‖": "n
 CLOCK = "T_mem clock"
 # the paper's boundary in the scale-free form λ_c·η·T_max: λ_c 0.0158, η 1e-3, T_max 10,000 epochs (read as steps)
 PAPER_LC, PAPER_LR, PAPER_TMAX = 0.0158, 1e-3, 10_000
+
+
+def separates() -> Rule:
+    """An AUROC claim (two-sided, so ≥ ½): reproduced if the CI is above ½ and holds the paper's value (or the paper
+    gives none); shape if it is above ½ only; not reproduced if it reaches ½ (never contradicted: ½ is no effect)."""
+
+    def judge(paper: float | None, m: Estimate) -> str:
+        if math.isnan(m.value) or not m.has_ci:
+            return "not reproduced"
+        lo, hi = m.span()
+        if lo <= 0.5:
+            return "not reproduced"
+        return "reproduced" if paper is None or lo <= paper <= hi else "shape reproduced"
+
+    return Rule("reproduced if the 95% CI is above ½ and contains the paper's value; shape if it is only above ½; "
+                "not reproduced if it reaches ½", judge)
+
+
+def within_factor(k: float, far: float = 10.0) -> Rule:
+    """A scale claim: reproduced if the CI meets [paper/k, paper·k]; contradicted if it lies outside
+    [paper/far, paper·far]; else not reproduced."""
+
+    def judge(paper: float | None, m: Estimate) -> str:
+        if paper is None or math.isnan(m.value):
+            return "not reproduced"
+        lo, hi = m.span()
+        if hi >= paper / k and lo <= paper * k:
+            return "reproduced"
+        return "contradicted" if lo > paper * far or hi < paper / far else "not reproduced"
+
+    return Rule(f"reproduced if the 95% CI meets the paper's value within a factor {k:g}; contradicted if it lies "
+                f"more than a factor {far:g} away", judge)
+
+
+def bounded(lo: float, hi: float) -> tuple[float | None, float | None]:
+    """A bootstrap CI, or none when it is unbounded (over 2.5% of the resamples undefined: too few members)."""
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else (None, None)
 
 
 def sweep_spec(ctx: Context) -> dict[str, Any]:
@@ -178,9 +215,11 @@ class WdRegimes(Experiment):
             ClaimRow("the boundary in scale-free form λ_c·η·T_max (the relaxation bound λ_c ∝ 1/(η T_max))",
                      PaperValue(PAPER_LC * PAPER_LR * PAPER_TMAX, f"{P9} headline numbers",
                                 "λ_c = 0.0158 [0.0109, 0.0200] at η = 1e-3, T_max = 10,000: 0.158"),
-                     scaled, within(0.5),
+                     scaled, within_factor(2.0),
                      [f"λ_c = {lc:.4g}" + (f" [{lo_c:.4g}, {hi_c:.4g}]" if lo_c is not None else "")
-                      + f" at η = {p['lr']:g}, T_max = {p['steps']} steps"]),
+                      + f" at η = {p['lr']:g}, T_max = {p['steps']} steps",
+                      "if the paper's 10,000 epochs are of minibatch 512 over ~4.7k training pairs (~9 steps each: "
+                      "its train fraction is not published), its value is ~1.4 instead of 0.158"]),
         ]
 
     @staticmethod
@@ -188,9 +227,12 @@ class WdRegimes(Experiment):
         nu = grok_exponent(lam, t)
         note = [f"{len(t)} grokked members over {len(set(lam.tolist()))} λ values"]
         if math.isfinite(nu):
-            lo, hi = bootstrap([np.arange(len(t))], lambda i: grok_exponent(lam[i], t[i]), n_boot=nb)
-            inside = [str(v) for v in (0.5, 0.63, 1.0) if lo <= v <= hi]
-            note.append("inside the CI: " + (", ".join(inside) if inside else "none of 0.5, 0.63, 1"))
+            lo, hi = bounded(*bootstrap([np.arange(len(t))], lambda i: grok_exponent(lam[i], t[i]), n_boot=nb))
+            if lo is None or hi is None:
+                note.append("CI unbounded: too many resamples with fewer than two λ values")
+            else:
+                inside = [str(v) for v in (0.5, 0.63, 1.0) if lo <= v <= hi]
+                note.append("inside the CI: " + (", ".join(inside) if inside else "none of 0.5, 0.63, 1"))
             est = Estimate(nu, lo, hi, n=len(t))
         else:
             est = Estimate(math.nan, n=len(t))
@@ -227,12 +269,12 @@ class WdRegimes(Experiment):
         gain = est(lambda i: _best(sub(i), list(DIAGNOSTICS), y[i]) - _best(sub(i), base, y[i]))
         return [
             ClaimRow("σ_H (attention entropy std over heads) early separates the λ that grok: AUROC", paper,
-                     one("σ_H"), at_least(0.75), [where]),
+                     one("σ_H"), separates(), [where]),
             ClaimRow("s̄ (mean pairwise head cosine similarity) early separates the λ that grok: AUROC", paper,
-                     one("s̄"), at_least(0.75)),
+                     one("s̄"), separates()),
             ClaimRow("best baseline (train loss, test loss, ‖W‖, T_mem clock) early: AUROC",
                      PaperValue(None, f"{P9} (authors' README)", "baselines the diagnostics must beat"),
-                     est(lambda i: _best(sub(i), base, y[i])), at_least(0.75)),
+                     est(lambda i: _best(sub(i), base, y[i])), separates()),
             ClaimRow("the diagnostics add nothing over the baselines: best diagnostic − best baseline AUROC",
                      PaperValue(0.0, f"{P9} (authors' README)", "'did not show the attention readouts adding "
                                 "predictive value beyond simple training-clock, loss, and norm baselines'"),
