@@ -106,6 +106,7 @@ def test_a_diagnostic_that_beats_every_baseline_contradicts_the_caveat():
     assert rows["the diagnostics add "]["verdict"] == "contradicted"
 
 
+@pytest.mark.long  # a worker process, a sweep and its catalog: 48 s on the contended 2-core machine
 def test_tiny_scale_runs(tmp_path):
     doc = run_experiment(load_all().get("wd-regimes"), "tiny", tmp_path, workers=1).to_json()
     assert doc["stages"]["sweep"]["members"] == 4
