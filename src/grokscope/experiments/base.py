@@ -72,6 +72,15 @@ class StageResult:
         values = {(r, int(m), int(s)): float(v) for r, m, s, v in zip(df.run_id, df.member, df.step, df.value)}
         return [None if s is None else values.get((r, int(m), int(s))) for r, m, s in want]
 
+    def curves(self, metric: str) -> dict[tuple[str, int], tuple[Any, Any]]:
+        """``(run_id, member) -> (steps [n], values [n])`` of one metric for every member, in step order."""
+        from ..store.catalog import Catalog
+
+        with Catalog(self.dir) as cat:
+            df = cat.metrics({m["run_id"] for m in self.members}, [metric])
+        return {(str(k[0]), int(k[1])): (d.step.to_numpy(float), d.value.to_numpy(float))
+                for k, d in df.sort_values("step").groupby(["run_id", "member"])}
+
 
 @dataclass
 class Context:
