@@ -15,6 +15,9 @@ member axis, cached in ``<out>/arrhenius/escape.json``) and the 1-D Langevin mod
 5. full-batch GD never escapes (control); 6. minibatch SGD at T = 0 (its T_eff measured);
 7. one metastable state per nonzero singular value (k modes -> k sequential escapes);
 8. the grokking-like curve from sparse sub-sampling; 9. the 1-D reference against ΔE.
+
+Stage ``mlp-sgd`` is the nonlinear probe (``arrhenius_mlp``): T_grok of the quick MLP on modular addition against
+the minibatch-SGD temperature η/B, and a full-batch arm (T_SGD = 0), judged against the Arrhenius form either way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrhenius_mlp import mlp_sgd_rows, mlp_sgd_spec
 from .base import Context, Experiment, Stage, experiment
 from .bootstrap import bootstrap, median
 from .claims import ClaimRow, Estimate, PaperValue, at_least, at_most, ci_contains, within
@@ -110,17 +114,23 @@ class Arrhenius(Experiment):
                   "max_steps": 150_000, "wide_max_steps": 20_000, "control_steps": 20_000, "mode_steps": 40_000,
                   "reference_n": 400,
                   "sparse": {"d": 4, "n_train": 16, "nuisance_dims": 60, "nuisance_scale": 0.5, "width": 8,
-                             "steps": 4000, "eval_points": 80, "seeds": 4, "T": 0.0023}},
+                             "steps": 4000, "eval_points": 80, "seeds": 4, "T": 0.0023},
+                  "mlp": {"p": 43, "frac": 0.4, "lr": 1e-2, "batches": [32, 64, 128, 256], "seeds": 4,
+                          "steps": 6000, "eval_points": 120}},
         "paper": {**_common, "xs": [1.0, 1.9, 2.8, 3.7, 4.6, 5.5, 6.4, 7.3, 8.2], "seeds": 64, "budget_factor": 6.0,
                   "max_steps": 600_000, "wide_max_steps": 50_000, "control_steps": 100_000, "mode_steps": 150_000,
                   "reference_n": 2000,
                   "sparse": {"d": 4, "n_train": 16, "nuisance_dims": 60, "nuisance_scale": 0.5, "width": 8,
-                             "steps": 20_000, "eval_points": 200, "seeds": 16, "T": 0.0023}},
+                             "steps": 20_000, "eval_points": 200, "seeds": 16, "T": 0.0023},
+                  "mlp": {"p": 59, "frac": 0.4, "lr": 1e-2, "batches": [16, 32, 64, 128, 256, 512], "seeds": 12,
+                          "steps": 30_000, "eval_points": 300}},
         "tiny": {**_common, "figure": False, "xs": [1.0, 2.0, 3.0], "seeds": 4, "budget_factor": 3.0, "max_steps": 1500,
                  "wide_max_steps": 600, "control_steps": 200, "mode_steps": 800, "reference_n": 20,
                  "mode_x": 2.0,
                  "sparse": {"d": 4, "n_train": 16, "nuisance_dims": 12, "nuisance_scale": 0.5, "width": 2,
-                            "steps": 60, "eval_points": 8, "seeds": 1, "T": 0.0023}},
+                            "steps": 60, "eval_points": 8, "seeds": 1, "T": 0.0023},
+                 "mlp": {"p": 13, "frac": 0.5, "lr": 1e-2, "batches": [16, 32], "seeds": 1, "steps": 40,
+                         "eval_points": 6}},
     }
     _recon = ("only paper 3's abstract is public: the mode model, the trapping protocol (tiny init in the off basin, "
               "γ < γ_c), the escape criterion (mode amplitude past half its on value), the temperature (Langevin "
@@ -129,18 +139,19 @@ class Arrhenius(Experiment):
                 "model's (analytic ΔE), not the paper's")
     notes = {"quick": [_recon, _unknown], "paper": [_recon, _unknown],
              "tiny": [_recon, "framework check: 3 temperatures × 4 members, short budgets; not a test of the claims"]}
-    stages = (Stage("curves", curves_spec, "sparse sub-sampling with Langevin noise and its T = 0 control"),)
+    stages = (Stage("curves", curves_spec, "sparse sub-sampling with Langevin noise and its T = 0 control"),
+              Stage("mlp-sgd", mlp_sgd_spec, "nonlinear probe: the quick MLP on (a+b) mod p per minibatch size"))
 
     def analyse(self, ctx: Context) -> list[ClaimRow]:
         from ..escape.study import measure
 
         p = ctx.params
-        doc = measure({k: v for k, v in p.items() if k != "sparse"}, ctx.out / "escape.json")
+        doc = measure({k: v for k, v in p.items() if k not in ("sparse", "mlp")}, ctx.out / "escape.json")
         if p.get("figure", True):
             from ..escape.figures import arrhenius_figure
 
             arrhenius_figure(doc, ctx.out / "arrhenius.png")
-        return arrhenius_rows(p, doc, sparse_curves(ctx))
+        return arrhenius_rows(p, doc, sparse_curves(ctx)) + mlp_sgd_rows(ctx)
 
 
 def arrhenius_rows(p: dict[str, Any], doc: dict[str, Any], sparse: dict[str, Any]) -> list[ClaimRow]:
