@@ -149,6 +149,13 @@ def main(src: Path, out: Path) -> None:
         "frames": frames,  # good sentences per paradigm: what controlled exposure shows verbatim
     }
     out.write_text(json.dumps(doc, indent=0) + "\n")
+    import gzip
+
+    data = out.parent / "data"
+    data.mkdir(exist_ok=True)
+    for par in frames:  # the mirrored paradigms themselves, unmodified lines, gzipped (CC BY 4.0, attributed)
+        with gzip.GzipFile(data / f"{par}.jsonl.gz", "wb", mtime=0) as f:
+            f.write((src / f"{par}.jsonl").read_bytes())
     print({k: len(v) for k, v in doc.items() if not isinstance(v, str)})
 
 

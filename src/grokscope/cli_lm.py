@@ -108,7 +108,8 @@ def resume(run_dir: Path = typer.Argument(...), threads: int = typer.Option(1, "
 @lm_app.command("blimp")
 def blimp_cmd(
     run_dir: Path = typer.Argument(..., help="an LM run"),
-    pairs: Path = typer.Option(..., "--pairs", help="directory of BLiMP *.jsonl files (or one file)"),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="directory of BLiMP *.jsonl files (or one file); "
+                                         "default: the mirrored paradigms shipped with grokscope"),
     paradigms: Optional[str] = typer.Option(None, "--paradigms", help="comma-separated paradigm names"),
     steps: Optional[str] = typer.Option(None, "--steps", help="checkpoint steps, comma-separated (default: all)"),
     as_json: bool = typer.Option(False, "--json"),
@@ -121,7 +122,7 @@ def blimp_cmd(
         st = [int(s) for s in steps.split(",")] if steps else None
     except ValueError:
         raise UserError(f"--steps: expected integers, got {steps!r}") from None
-    res = score_run(run_dir, blimp.load(pairs, _paradigms(paradigms)), st)
+    res = score_run(run_dir, blimp.load(pairs or blimp.packaged(), _paradigms(paradigms)), st)
     if as_json:
         print_json(res)
         return
@@ -135,7 +136,7 @@ def blimp_cmd(
 def exposure_cmd(
     corpus_dir: Path = typer.Argument(...),
     run_dir: Path = typer.Argument(...),
-    pairs: Path = typer.Option(..., "--pairs", help="directory of BLiMP *.jsonl files"),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="directory of BLiMP *.jsonl files (default: shipped)"),
     theta: float = typer.Option(0.8, "--theta", help="accuracy threshold for t_fit / t_gen"),
     threshold: int = typer.Option(1, "--threshold", help="occurrences that make a pair proxy-train"),
     max_pairs: Optional[int] = typer.Option(None, "--max-pairs", help="first N pairs per paradigm (speed)"),
@@ -150,7 +151,7 @@ def exposure_cmd(
         raise UserError("--theta must be in (0, 1] and --threshold >= 1")
     corpus = load_corpus(corpus_dir)
     names = list(corpus.manifest["paradigms"].values())
-    loaded = blimp.load(pairs, names)
+    loaded = blimp.load(pairs or blimp.packaged(), names)
     if max_pairs:
         loaded = {k: v[:max_pairs] for k, v in loaded.items()}
     res = exposure_run(corpus, run_dir, loaded, theta, threshold)

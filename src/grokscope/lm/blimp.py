@@ -41,37 +41,53 @@ class MinimalPair:
     word_bad: str | None = None
 
 
+def packaged() -> Path:
+    """The BLiMP paradigms the grammar mirrors, shipped gzipped with grokscope (unmodified lines, CC BY 4.0)."""
+    return Path(__file__).parent / "data"
+
+
+def _stem(f: Path) -> str:
+    return f.name.removesuffix(".gz").removesuffix(".jsonl")
+
+
 def load(path: str | Path, paradigms: list[str] | None = None) -> dict[str, list[MinimalPair]]:
-    """Pairs per paradigm from a directory of ``*.jsonl`` (or one file); ``paradigms`` selects files by name."""
+    """Pairs per paradigm from a directory of ``*.jsonl`` / ``*.jsonl.gz`` (or one file); ``paradigms`` selects
+    files by name."""
     p = Path(path)
     if p.is_file():
         files = [p]
     elif p.is_dir():
-        files = sorted(p.glob("*.jsonl"))
+        files = sorted([*p.glob("*.jsonl"), *p.glob("*.jsonl.gz")])
         if paradigms:
-            have = {f.stem for f in files}
+            have = {_stem(f): f for f in files}
             missing = [n for n in paradigms if n not in have]
             if missing:
                 raise UserError(f"no BLiMP file for paradigm(s) {', '.join(missing)} in {p}")
-            files = [p / f"{n}.jsonl" for n in paradigms]
+            files = [have[n] for n in paradigms]
     else:
         raise UserError(f"BLiMP pairs not found: {p}")
     if not files:
         raise UserError(f"no *.jsonl files in {p}")
     out: dict[str, list[MinimalPair]] = {}
     for f in files:
-        out[f.stem] = _read(f)
+        out[_stem(f)] = _read(f)
     return out
 
 
 def _read(f: Path) -> list[MinimalPair]:
+    import gzip
+
     pairs = []
-    for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = (gzip.decompress(f.read_bytes()) if f.name.endswith(".gz") else f.read_bytes()).decode("utf-8")
+    except (OSError, UnicodeDecodeError, EOFError) as e:
+        raise UserError(f"{f}: unreadable ({type(e).__name__})") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             r = json.loads(line)
-            pairs.append(MinimalPair(str(r.get("UID", f.stem)), str(r.get("pairID", n - 1)), r["sentence_good"],
+            pairs.append(MinimalPair(str(r.get("UID", _stem(f))), str(r.get("pairID", n - 1)), r["sentence_good"],
                                      r["sentence_bad"], r.get("linguistics_term", ""), r.get("one_prefix_prefix"),
                                      r.get("one_prefix_word_good"), r.get("one_prefix_word_bad")))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
@@ -80,6 +96,10 @@ def _read(f: Path) -> list[MinimalPair]:
 
 
 # -- critical phrases --------------------------------------------------------------------------------------------
+DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "many", "most", "all", "every", "each",
+               "few", "no"}
+
+
 @dataclass(frozen=True)
 class CriticalPhrase:
     good: tuple[str, ...]  # the span in the good sentence
@@ -116,8 +136,8 @@ def critical_phrase(pair: MinimalPair, rule: str | None = None) -> CriticalPhras
     if pair.prefix is not None:  # the one_prefix fields name the critical word exactly
         i = min(i, len(words(pair.prefix)))
     rule = rule or rule_for(pair)
-    if rule == "start":
-        start = context = 0
+    if rule == "start":  # the antecedent / subject: its head is the first word, or the second after a determiner
+        start, context = 0, 1 if g[0] in DETERMINERS and i > 1 else 0
     elif rule == "det":
         start = context = max(i - 1, 0)
     elif rule == "npi":

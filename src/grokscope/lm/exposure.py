@@ -9,8 +9,8 @@ are counted on the stream, not per training window (a phrase cut by a window bou
 
 Proxy split (reconstructed, papers/02 §6): a pair is *proxy-train* when its good critical phrase occurred at least
 ``threshold`` times in the tokens consumed by the split step (the last checkpoint by default: a fixed split), else
-*proxy-val*. The delay per phenomenon: t_fit = first checkpoint with proxy-train accuracy >= θ, t_gen = first with
-proxy-val accuracy >= θ, delay = t_gen − t_fit; a split that never reaches θ is censored at the last checkpoint.
+*proxy-val*. The delay per phenomenon: t_fit = first checkpoint from which proxy-train accuracy stays >= θ, t_gen
+the same for proxy-val, delay = t_gen − t_fit; a split that never reaches θ is censored at the last checkpoint.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ class Delay:
 
     @property
     def delayed(self) -> bool:
-        """Proxy-train fit strictly before proxy-val (a censored proxy-val after a fit counts as delayed)."""
-        return self.t_fit is not None and (self.t_gen is None or self.t_gen > self.t_fit)
+        """Both splits reached θ, proxy-val strictly later (a proxy-val that never does is censored, not delayed)."""
+        return self.t_fit is not None and self.t_gen is not None and self.t_gen > self.t_fit
 
     def to_json(self) -> dict:
         return {"phenomenon": self.phenomenon, "t_fit": self.t_fit, "t_gen": self.t_gen, "delay": self.delay,
@@ -74,7 +74,13 @@ class Delay:
 
 
 def first_at_least(steps: list[int], acc: list[float], theta: float) -> int | None:
-    return next((s for s, a in zip(steps, acc) if a == a and a >= theta), None)
+    """First checkpoint from which accuracy stays >= θ at every later checkpoint (a sustained crossing: a chance
+    excursion of a small split above θ early in training does not count)."""
+    t = None
+    for s, a in zip(steps, acc):
+        ok = a == a and a >= theta
+        t = (t if t is not None else s) if ok else None
+    return t
 
 
 def delay(phenomenon: str, steps: list[int], acc_train: list[float], acc_val: list[float], theta: float,
