@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 import numpy as np
 
 from .base import Context, Experiment, Stage, StageResult, experiment

@@ -174,7 +174,7 @@ class Grammar:
             subj = rng.choice(self.names)
             aux = rng.choice(self.npi_aux)
             mid = "not ever" if rng.random() < 0.5 else rng.choice(self.npi_adverbs)
-            text, key = f"{subj} {aux} {mid} {rng.choice(self.npi_vps)}", aux
+            text, _key = f"{subj} {aux} {mid} {rng.choice(self.npi_vps)}", aux
         elif phenomenon == FILLER:  # cue sentences: gender through a pronoun, nouns after "the"
             if rng.random() < 0.5:
                 name, g = rng.choice(self.names_g)

@@ -20,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,11 +100,20 @@ class Stream:
         return step * self.B * self.S
 
 
-def _optimizer(model, cfg: LMTrainConfig) -> torch.optim.Optimizer:
-    decay = [p for n, p in model.P.items() if p.requires_grad and n in set(model.weight_names)]
-    other = [p for n, p in model.P.items() if p.requires_grad and n not in set(model.weight_names)]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.wd}, {"params": other, "weight_decay": 0.0}],
-                             lr=cfg.lr, betas=(0.9, 0.98), foreach=False)
+def _optimizer(model, cfg: LMTrainConfig):
+    """grokscope's functional AdamW (``train/optim.py``; torch.optim's order: decay, then Adam), decay on the weight
+    matrices only. (torch.optim.AdamW would import torch._dynamo on first use: ~17 s on a loaded 2-core machine.)"""
+    from ..config import OptimConfig
+    from ..train.optim import Optimizer
+
+    params = {n: p for n, p in model.P.items() if p.requires_grad}
+    ocfg = OptimConfig(name="adamw", lr=cfg.lr, wd=cfg.wd, beta1=0.9, beta2=0.98)
+    return Optimizer(ocfg, params, set(model.weight_names) & set(params))
+
+
+def lr_at(cfg: LMTrainConfig, step: int) -> float:
+    """Linear warmup to ``lr`` over ``warmup`` steps (step 1-based), then constant."""
+    return cfg.lr * min(1.0, step / cfg.warmup) if cfg.warmup else cfg.lr
 
 
 @torch.no_grad()
@@ -154,15 +164,15 @@ def _loop(run: RunDir, corpus: Corpus, cfg: LMTrainConfig, progress, stop_after:
     model = make_lm(cfg.model, len(corpus.tokenizer), M=len(cfg.seeds))
     model.init_members(cfg.seeds)
     opt = _optimizer(model, cfg)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup) if cfg.warmup else 1.0)
+    params = {n: p for n, p in model.P.items() if p.requires_grad}
+    M = len(cfg.seeds)
     evals, ckpts = set(geometric_steps(cfg.steps, cfg.eval_points)), set(geometric_steps(cfg.steps, cfg.checkpoints))
     step, parts, loss_sum, loss_n = 0, 0, torch.zeros(len(cfg.seeds), dtype=torch.float64), 0
     run.remove_stale_temp_files()
     state = _load_state(run)
     if state is not None:
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
+        opt.t, opt.state = int(state["opt_t"]), state["opt"]
         step, parts, loss_sum, loss_n = state["step"], state["parts"], state["loss_sum"], state["loss_n"]
     run.drop_parts_from(parts)
     rows: dict[str, list] = {"step": [], "member": [], "metric": [], "value": []}
@@ -173,10 +183,9 @@ def _loop(run: RunDir, corpus: Corpus, cfg: LMTrainConfig, progress, stop_after:
         cap: dict = {} if step in evals else None  # type: ignore[assignment]
         logits = lm_forward(model, xy[None, :, :-1], cap if step in evals else None)
         loss = next_token_loss(logits, xy[None, :, 1:])
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        opt.step()
-        sched.step()
+        grads = torch.autograd.grad(loss.sum(), list(params.values()))
+        lr = lr_at(cfg, step)
+        opt.step(params, dict(zip(params, grads)), torch.full((M,), lr), torch.full((M,), cfg.wd))
         loss_sum += loss.detach().double()
         loss_n += 1
         if step in evals:
@@ -184,7 +193,7 @@ def _loop(run: RunDir, corpus: Corpus, cfg: LMTrainConfig, progress, stop_after:
             M, B, S, d = final.shape
             value = lar(model.P["W_U"].detach(), final.reshape(M, B * S, d))
             metrics = {"train/loss": loss_sum / loss_n, "lar/unembed": value,
-                       "lar/k_hat": effective_dim(value, d), "lr": torch.full((M,), sched.get_last_lr()[0])}
+                       "lar/k_hat": effective_dim(value, d), "lr": torch.full((M,), lr)}
             vl = val_loss(model, stream)
             if vl is not None:
                 metrics["val/loss"] = vl
@@ -202,8 +211,8 @@ def _loop(run: RunDir, corpus: Corpus, cfg: LMTrainConfig, progress, stop_after:
                 parts += 1
                 rows = {k: [] for k in rows}
             run.keep_previous_state()
-            checkpoint.save(run.state_files[0], {"model": model.state_dict(), "opt": opt.state_dict(),
-                                                 "sched": sched.state_dict(), "step": step, "parts": parts,
+            checkpoint.save(run.state_files[0], {"model": model.state_dict(), "opt": opt.state, "opt_t": opt.t,
+                                                 "step": step, "parts": parts,
                                                  "loss_sum": loss_sum, "loss_n": loss_n})
             run.update_meta(steps_done=step, params=param_count(model),
                             steps_per_s=round(done_here / max(time.time() - t0, 1e-9), 2))
