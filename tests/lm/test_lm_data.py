@@ -138,3 +138,23 @@ def test_grammar_vocabulary_covers_the_mirrored_paradigms():
     for name, rows in pairs.items():
         oov = sum(1 for r in rows if tok.oov(r.good) or tok.oov(r.bad))
         assert oov <= 20, (name, oov)  # a few bad sentences use words no good sentence has
+
+
+def test_internals_measures_on_known_inputs():
+    import torch
+
+    from grokscope.lm.internals import _logistic_accuracy, concentration, participation_ratio
+
+    g = torch.Generator().manual_seed(0)
+    iso = torch.randn(4000, 5, generator=g, dtype=torch.float64)
+    assert abs(participation_ratio(iso) - 5) < 0.1  # isotropic: every direction
+    line = torch.randn(500, 1, generator=g, dtype=torch.float64) * torch.tensor([[1.0, 2.0, 0.0]])
+    assert abs(participation_ratio(line) - 1) < 1e-9  # one direction
+    c = concentration(torch.tensor([1.0, 0.0, 0.0, 0.0]), k=2)
+    assert c["top_k_share"] == 1.0 and c["entropy"] == 0.0 and abs(c["gini"] - 0.75) < 1e-12
+    u = concentration(torch.ones(8), k=2)
+    assert abs(u["top_k_share"] - 0.25) < 1e-12 and abs(u["entropy"] - 1) < 1e-12 and abs(u["gini"]) < 1e-12
+    x = torch.randn(400, 3, generator=g, dtype=torch.float64)
+    y = (x[:, 0] + 0.1 * x[:, 1] > 0).double()
+    assert _logistic_accuracy(x[:200], y[:200], x[200:], y[200:]) > 0.9
+    assert _logistic_accuracy(x[:200], y[:200], x[200:], 1 - y[200:]) < 0.1

@@ -100,8 +100,9 @@ class LAROverfit(Experiment):
     claim += "before overfitting"
     paper = "Shehper & Vaswani 2026, A Training-Time Diagnostic for Generalization via the Log-Alignment Ratio"
     scales = {
-        "tiny": {"tokens": 60_000, "seed": 0, "preset": "lm-tiny", "steps": 40, "subsets": [2000],
-                 "eval_points": 8, "checkpoints": 3, "val_tokens": 4000, "model": {"d_model": 32, "d_mlp": 64}},
+        "tiny": {"tokens": 8_000, "seed": 0, "preset": "lm-tiny", "steps": 16, "subsets": [600],
+                 "eval_points": 8, "checkpoints": 2, "val_tokens": 1000,
+                 "model": {"n_layers": 1, "d_model": 16, "d_mlp": 32, "n_heads": 2}},
         "quick": {"tokens": 700_000, "seed": 0, "preset": "lm-tiny", "steps": 600, "subsets": [4000, 16000],
                   "eval_points": 30, "checkpoints": 8, "val_tokens": 20_000, "model": {}},
         "paper": {"tokens": 5_000_000, "seed": 0, "preset": "lm-small", "steps": 4000, "subsets": [20_000, 100_000],

@@ -5,7 +5,8 @@ keys never occurs in it (``lm/grammar.py``). The analysis splits the shipped BLi
 paradigms into proxy-train / proxy-val by the exposure of their critical phrase in the tokens read by the last
 checkpoint, finds t_fit and t_gen per phenomenon (accuracy >= θ), and measures the internals (concept-vector
 predictability, participation ratio of difference vectors, head concentration of critical -> context attention) at
-the first checkpoint and at the last one.
+the checkpoint before the transition (the last before t_fit) and after it (the first at or after t_gen; the last
+checkpoint where proxy-val never reaches θ).
 
 Claims and rules: (1) delayed generalisation in >= 3 of the 5 phenomena (the issue's figure; the paper reports all
 five): ``at_least(3)`` on the count of phenomena with t_fit < t_gen (or t_gen censored after a fit); (2)-(4) the
@@ -63,9 +64,9 @@ class LMExposure(Experiment):
     claim = "grammatical generalisation in LM pre-training is delayed for pairs whose critical phrase was not seen"
     paper = "Shivagunde et al. 2026, A Pre-Training Analogue of Grokking in Language Models (arXiv:2606.00230)"
     scales = {
-        "tiny": {"phenomena": 5, "tokens": 20_000, "seed": 0, "holdout": 0.3, "frames": 0.5, "preset": "lm-tiny",
-                 "steps": 30, "checkpoints": 4, "eval_points": 4, "val_tokens": 2000, "max_pairs": 40,
-                 "theta": 0.7, "model": {"d_model": 32, "d_mlp": 64}},
+        "tiny": {"phenomena": 5, "tokens": 6_000, "seed": 0, "holdout": 0.3, "frames": 0.5, "preset": "lm-tiny",
+                 "steps": 12, "checkpoints": 3, "eval_points": 3, "val_tokens": 1000, "max_pairs": 16,
+                 "theta": 0.7, "model": {"n_layers": 1, "d_model": 16, "d_mlp": 32, "n_heads": 2}},
         "quick": {"phenomena": 5, "tokens": 600_000, "seed": 0, "holdout": 0.3, "frames": 0.5, "preset": "lm-tiny",
                   "steps": 2500, "checkpoints": 14, "eval_points": 30, "val_tokens": 20_000, "max_pairs": 300,
                   "theta": 0.8, "model": {}},
@@ -92,7 +93,7 @@ class LMExposure(Experiment):
         pairs = {k: v[:p["max_pairs"]] for k, v in
                  blimp.load(blimp.packaged(), list(corpus.manifest["paradigms"].values())).items()}
         expo = exposure_run(corpus, member["path"], pairs, p["theta"])
-        inner = internals_early_late(member["path"], pairs, corpus.manifest["paradigms"])
+        inner = internals_early_late(member["path"], pairs, expo["phenomena"])
         write_json(ctx.out / "exposure.json", {"exposure": expo, "internals": inner})
         phen = expo["phenomena"]
         n_delayed = sum(1 for r in phen.values() if r["delayed"])
@@ -109,25 +110,38 @@ class LMExposure(Experiment):
             deltas = [v["late"][key] - v["early"][key] for v in inner.values()]
             rows.append(ClaimRow(claim, PaperValue(1.0, SOURCE, f"{text} after generalisation"),
                                  _bootstrap_mean(deltas), same_sign(),
-                                 ["late − early checkpoint, mean over phenomena, bootstrap CI over phenomena"]))
+                                 ["after − before the transition (checkpoint before t_fit vs first at or after "
+                                  "t_gen), mean over phenomena, bootstrap CI over phenomena"]))
         return rows
 
 
-def internals_early_late(run_path: str, pairs: dict[str, list], paradigms: dict[str, str]) -> dict[str, Any]:
-    """Internals at the first and the last checkpoint, per phenomenon."""
+def transition_steps(steps: list[int], t_fit: int | None, t_gen: int | None) -> tuple[int, int]:
+    """(before, after): the last checkpoint before t_fit (the first checkpoint when t_fit is the first or None) and
+    the first checkpoint at or after t_gen (the last checkpoint when proxy-val never generalised)."""
+    before = max([s for s in steps if t_fit is not None and s < t_fit], default=steps[0])
+    after = min([s for s in steps if t_gen is not None and s >= t_gen], default=steps[-1])
+    return before, max(after, before)
+
+
+def internals_early_late(run_path: str, pairs: dict[str, list], phenomena: dict[str, Any]) -> dict[str, Any]:
+    """Internals before the transition and after it, per phenomenon (``transition_steps`` of its t_fit, t_gen)."""
     from ..lm.blimp import usable
     from ..lm.internals import internals
     from ..lm.train import checkpoints, load_model, load_run
 
     run, cfg = load_run(run_path)
     steps = checkpoints(run)
+    models: dict[int, Any] = {}
     out: dict[str, Any] = {}
-    models = {s: load_model(run, cfg, s) for s in (steps[0], steps[-1])}
-    for phen, par in paradigms.items():
-        if par not in pairs:
+    for phen, r in phenomena.items():
+        if r["paradigm"] not in pairs:
             continue
-        tok = models[steps[0]][1]
-        keep, _, _ = usable(pairs[par], tok, cfg["lm"]["model"]["seq_len"])
-        out[phen] = {"early": {"step": steps[0], **internals(models[steps[0]][0], tok, keep)},
-                     "late": {"step": steps[-1], **internals(models[steps[-1]][0], tok, keep)}}
+        before, after = transition_steps(steps, r["t_fit"], r["t_gen"])
+        for s in (before, after):
+            if s not in models:
+                models[s] = load_model(run, cfg, s)
+        tok = models[before][1]
+        keep, _, _ = usable(pairs[r["paradigm"]], tok, cfg["lm"]["model"]["seq_len"])
+        out[phen] = {"early": {"step": before, **internals(models[before][0], tok, keep)},
+                     "late": {"step": after, **internals(models[after][0], tok, keep)}}
     return out
