@@ -10,8 +10,9 @@ Claims (reconstruction of the 3B-LM experiment, papers/02 §7 "Experiments"):
    baseline's): Pearson r over the arms' eval steps, bootstrap CI over steps; ``same_sign`` (the paper: positive);
 2. the decline of LAR accelerates before the validation-loss minimum t*: slope of LAR vs step over [t*/2, t*] minus
    the slope over [t*/4, t*/2], mean over arms (negative = accelerating decline); ``same_sign`` with the paper's
-   sign (−); an arm whose validation loss is still falling at the end gives no value;
-3. the repeat arms end with a lower LAR than the baseline: ΔLAR at the last step, mean over arms; ``same_sign``.
+   sign (−), every arm must agree (the interval is the range over arms); an arm whose validation loss is still
+   falling at the end gives no value;
+3. the repeat arms end with a lower LAR than the baseline: ΔLAR at the last step, every arm; ``same_sign``.
 """
 
 from __future__ import annotations
@@ -88,9 +89,13 @@ def _boot_r(x: np.ndarray, y: np.ndarray, seed: int = 0, n: int = 2000) -> Estim
     return Estimate(r, float(np.quantile(rs, 0.025)), float(np.quantile(rs, 0.975)), n=int(x.size))
 
 
-def _mean(v: list[float]) -> Estimate:
+def _over_arms(v: list[float]) -> Estimate:
+    """Mean over the arms with the range over arms as the interval (two arms: no CI can be had), so that the
+    sign rule asks every arm to agree."""
     a = np.asarray([x for x in v if x == x])
-    return Estimate(float(a.mean()) if a.size else float("nan"), n=int(a.size))
+    if not a.size:
+        return Estimate(float("nan"), n=0)
+    return Estimate(float(a.mean()), float(a.min()), float(a.max()), n=int(a.size))
 
 
 @experiment
@@ -146,11 +151,12 @@ class LAROverfit(Experiment):
                      ["Pearson r over the repeat arms' eval steps, bootstrap CI over steps"]),
             ClaimRow("LAR's decline accelerates before the validation-loss minimum",
                      PaperValue(-1.0, SOURCE, "rate of decline increases (negative change in slope)"),
-                     _mean(acc), same_sign(),
-                     ["slope over [t*/2, t*] − slope over [t*/4, t*/2], mean over arms", *note]),
+                     _over_arms(acc), same_sign(),
+                     ["slope over [t*/2, t*] − slope over [t*/4, t*/2]; mean over arms, interval = range over "
+                      "arms (not a CI)", *note]),
             ClaimRow("repeated data lowers LAR against the single-pass baseline (end of training)",
-                     PaperValue(1.0, SOURCE, "LAR declines under overfitting"), _mean(last), same_sign(),
-                     ["ΔLAR at the last eval step, mean over arms"]),
+                     PaperValue(1.0, SOURCE, "LAR declines under overfitting"), _over_arms(last), same_sign(),
+                     ["ΔLAR at the last eval step; mean over arms, interval = range over arms (not a CI)"]),
         ]
         if tokens_read > p["tokens"] - p["val_tokens"]:
             rows[0].notes.append("the baseline wraps past one pass of the corpus at this scale")
