@@ -79,6 +79,8 @@ class LMExposure(Experiment):
                        "paradigms are our choice",
                        "every operational detail (critical phrase, split, θ, internals) is reconstructed "
                        "(papers/02 §6)"],
+             "paper": ["'paper' is our largest CPU scale: the paper's LMs (Pythia/OLMo-style, on their own data order) "
+                       "cannot be obtained offline"],
              "tiny": ["framework check only (seconds)"]}
     stages = (Stage("train", run=train_stage, summary="corpus + one LM run"),)
 
