@@ -5,7 +5,8 @@
     tokens.npy       int32 [n_tokens]  the stream, every sentence ended by <eos> (id 0), in the order training reads it
     sentences.npy    int64 [n_sent, 3] per sentence: start offset in the stream, phenomenon index (-1 filler), length
     tokenizer.json   the word vocabulary
-    manifest.json    the CorpusConfig, phenomena and their BLiMP paradigms, the held-out keys, counts, a checksum
+    manifest.json    the CorpusConfig, phenomena and their BLiMP paradigms, the held-out keys the draw met (and
+                     refused), counts, a checksum
 
 The directory is built under a temporary name and renamed into place, so a killed ``lm corpus`` never leaves a
 half-written corpus. Training reads the stream as consecutive windows (``lm/train.py``): the order is the file.
@@ -35,7 +36,7 @@ class CorpusConfig(BaseModel):
     tokens: int = Field(200_000, ge=1000, description="stream length in tokens (sentences are whole: may overrun)")
     seed: int = Field(0, description="seed of the draw and of which keys are held out")
     filler: float = Field(0.3, ge=0.0, lt=1.0, description="share of cue/filler sentences (no phenomenon)")
-    holdout: float = Field(0.3, ge=0.0, le=1.0, description="share of each phenomenon's keys never shown in it "
+    holdout: float = Field(0.3, ge=0.0, lt=1.0, description="share of each phenomenon's keys never shown in it "
                            "(controlled exposure; their BLiMP pairs need generalisation)")
     frames: float = Field(0.5, ge=0.0, le=1.0, description="share of a phenomenon's sentences copied verbatim from "
                           "the good sentences of the BLiMP paradigm it mirrors (packaged lexicon): their critical "
@@ -95,6 +96,8 @@ def generate(cfg: CorpusConfig) -> tuple[np.ndarray, np.ndarray, Tokenizer, dict
             if kind == FILLER or not held_out(kind, key, cfg.holdout, cfg.seed):
                 break
             held[kind].add(key)
+        else:
+            raise UserError(f"--holdout {cfg.holdout} leaves phenomenon {kind} no key to show; lower it")
         sents.append((len(tokens), -1 if kind == FILLER else cfg.phenomena.index(kind), len(ws) + 1))
         tokens.extend(index[w] for w in ws)
         tokens.append(0)
