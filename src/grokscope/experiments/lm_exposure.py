@@ -9,7 +9,7 @@ the checkpoint before the transition (the last before t_fit) and after it (the f
 checkpoint where proxy-val never reaches θ).
 
 Claims and rules: (1) delayed generalisation in >= 3 of the 5 phenomena (the issue's figure; the paper reports all
-five): ``at_least(3)`` on the count of phenomena with t_fit < t_gen (or t_gen censored after a fit); (2)-(4) the
+five): the count of phenomena with both times observed and t_fit < t_gen, ``_count_rule(3)``; (2)-(4) the
 direction of the internal changes after the transition, mean over phenomena of (late − early) with a bootstrap CI
 over phenomena: ``same_sign``.
 """
@@ -22,9 +22,25 @@ from typing import Any
 import numpy as np
 
 from .base import Context, Experiment, Stage, StageResult, experiment
-from .claims import ClaimRow, Estimate, PaperValue, at_least, same_sign
+from .claims import ClaimRow, Estimate, PaperValue, Rule, same_sign
 
 SOURCE = "paper 6 abstract (papers/02 §6)"
+
+
+def _count_rule(need: int) -> Rule:
+    """Delayed in >= ``need`` phenomena: reproduced; fewer: not reproduced (our setup differs from the paper's, so a
+    shortfall is no evidence against it); contradicted only if proxy-val generalised *before* proxy-train in
+    ``need`` or more phenomena (the measurement is then that count, negated)."""
+
+    def judge(paper: float | None, m: Estimate) -> str:
+        if m.value != m.value:
+            return "not reproduced"
+        if m.value >= need:
+            return "reproduced"
+        return "contradicted" if m.value <= -need else "not reproduced"
+
+    return Rule(f"reproduced if delayed in >= {need} phenomena; contradicted if proxy-val led in >= {need}; "
+                "else not reproduced", judge)
 
 
 def train_stage(ctx: Context, out: Path) -> StageResult:
@@ -99,11 +115,14 @@ class LMExposure(Experiment):
         write_json(ctx.out / "exposure.json", {"exposure": expo, "internals": inner})
         phen = expo["phenomena"]
         n_delayed = sum(1 for r in phen.values() if r["delayed"])
+        n_led = sum(1 for r in phen.values() if r["t_gen"] is not None and (r["t_fit"] is None
+                                                                            or r["t_gen"] < r["t_fit"]))
         detail = "; ".join(f"{k}: t_fit {r['t_fit']}, t_gen {r['t_gen']}" for k, r in phen.items())
         rows = [ClaimRow("delayed generalisation (proxy-train before proxy-val) in five phenomena",
                          PaperValue(5, SOURCE, "5 of 5 phenomena"),
-                         Estimate(float(n_delayed), unit=f"of {len(phen)} phenomena", n=len(phen)), at_least(3),
-                         [f"θ = {p['theta']}; {detail}"])]
+                         Estimate(float(n_delayed if n_delayed or n_led < 3 else -n_led),
+                                  unit=f"of {len(phen)} phenomena", n=len(phen)), _count_rule(3),
+                         [f"θ = {p['theta']}; {detail}; proxy-val led in {n_led}"])]
         for key, claim, text in (
                 ("probe_acc", "concept vectors become more predictive of acceptability (logistic probe)", "rises"),
                 ("meandiff_acc", "concept vectors become more predictive (mean-difference vector)", "rises"),
