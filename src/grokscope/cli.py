@@ -210,7 +210,7 @@ def _register_extensions() -> None:
     from .cli_analyze import register_modules
 
     register_modules(app, ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes",
-                           "cli_config", "cli_workbench"))
+                           "cli_config", "cli_workbench", "cli_lm"))
 
 
 _register_extensions()

@@ -38,11 +38,15 @@ SCALES = ("quick", "paper")
 
 @dataclass(frozen=True)
 class Stage:
-    """One sweep of an experiment: ``build(ctx)`` returns its sweep spec (dict), given the earlier stages' results."""
+    """One sweep of an experiment: ``build(ctx)`` returns its sweep spec (dict), given the earlier stages' results.
+
+    A stage whose runs are not sweeps of the core run config (the LM stages) gives ``run(ctx, dir)`` instead, which
+    trains into ``dir`` (reusing finished runs) and returns the stage's result."""
 
     name: str
-    build: Callable[[Context], dict[str, Any]]
+    build: Callable[[Context], dict[str, Any]] | None = None
     summary: str = ""
+    run: Callable[[Context, Path], StageResult] | None = None  # trains by itself into the given dir (LM stages)
 
 
 @dataclass

@@ -60,6 +60,12 @@ def run_experiment(exp: Experiment, scale: str, out: str | Path, workers: int | 
         return _from_published(exp, Path(published), Path(out))
     ctx = Context(exp, scale, exp.params(scale), Path(out) / exp.name)
     for stage in exp.stages:
+        if stage.run is not None:
+            if progress:
+                progress(stage.name)
+            ctx.stages[stage.name] = stage.run(ctx, ctx.out / stage.name)
+            continue
+        assert stage.build is not None
         spec = dict(stage.build(ctx))
         spec.setdefault("name", f"{exp.name}-{stage.name}")
         ctx.stages[stage.name] = run_stage(stage.name, spec, ctx.out / stage.name, workers,
