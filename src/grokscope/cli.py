@@ -118,6 +118,17 @@ def resume(
     from . import api
     from .cli_progress import train_with_progress
 
+    if _is_lm_run(run_dir):  # a language-model run (``grokscope lm train``) resumes through its own loop
+        from .cli_lm import resume as lm_resume
+
+        if steps is not None:
+            raise UserError(f"{run_dir}: --steps is not supported for language-model runs")
+        try:
+            n = 1 if threads == "auto" else int(threads)
+        except ValueError:
+            raise UserError(f"--threads {threads!r}: a number of threads or 'auto'") from None
+        lm_resume(run_dir, threads=n)
+        return
     r = api.Run(run_dir)
     if steps is not None:
         longer = r.config.model_copy(update={"train": r.config.train.model_copy(update={"steps": steps})})
@@ -131,6 +142,15 @@ def resume(
         with _interrupt_hint():
             r = train_with_progress(api.resume, r.config, quiet, run_dir, path=run_dir, device=device, threads=threads)
     _summary(r)
+
+
+def _is_lm_run(run_dir: Path) -> bool:
+    import json
+
+    try:
+        return json.loads((Path(run_dir) / "config.json").read_text()).get("kind") == "lm"
+    except (OSError, ValueError, AttributeError):
+        return False  # not readable as an LM config: the ordinary path reports what is wrong
 
 
 def _final_values(r: Any) -> dict[int, dict[str, float]]:

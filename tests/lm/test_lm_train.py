@@ -137,3 +137,17 @@ def test_cli_blimp_and_errors(corpus, tmp_path, capsys):
         code, _, err = _cli(capsys, *args)
         assert code == 2 and msg in err and err.count("\n") == 1, (args, err)
     assert not (tmp_path / "c").exists()
+
+
+def test_core_resume_command_continues_an_lm_run(corpus, tmp_path, capsys):
+    """``grokscope resume RUN`` works on a language-model run as on every run (it hands over to ``lm resume``)."""
+    cfg = LMTrainConfig(**{**TINY, "steps": 12, "checkpoints": 2})
+    ref = train(corpus, cfg, tmp_path / "ref")
+    cut = train(corpus, cfg, tmp_path / "cut", stop_after=5)
+    assert cut.read_json("meta.json")["status"] != "complete"
+    code, out, err = _cli(capsys, "resume", cut.path)
+    assert code == 0, err
+    assert open_run(cut.path).read_json("meta.json")["status"] == "complete"
+    assert _metrics(cut.path) == _metrics(ref.path)
+    code, _, err = _cli(capsys, "resume", cut.path, "--steps", "20")
+    assert code == 2 and "not supported for language-model runs" in err
