@@ -104,6 +104,23 @@ _PRESETS = [
          "train": {"steps": 10_000},
          "members": {"seeds": 2}},
     ),
+    Preset(
+        "tian-x2",
+        "Tian's two-layer net as run by Xu 2026 (papers/03 §14): Ŷ = σ(XW)V, no biases, σ = x², K = 2048, on two "
+        "concatenated one-hots of (a+b) mod 71, 40% train, MSE of the class-centred output on the zero-mean one-hot "
+        "target, Adam lr 1e-3 with coupled L2 decay 2e-4 (torch.optim.Adam's weight_decay, not AdamW), full batch, "
+        "400 epochs, metrics before every step; checkpoints at the Theorem-6 epochs.",
+        "see docs/experiments/two-layer.md for the measured T_mem / T_grok and timings",
+        {"name": "tian-x2",
+         "task": {"name": "modular", "op": "add", "p": 71, "frac": 0.4},
+         "model": {"name": "onehot_mlp", "d_hidden": 2048, "act": "quadratic"},
+         "loss": {"name": "mse_centered"},
+         "optim": {"name": "adam", "lr": 1e-3, "wd": 2e-4, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "decay": "all"},
+         "train": {"steps": 400},
+         "eval": {"grid": "linear", "every": 1,
+                  "probes": ["accuracy", "norms", "update_gram", "tian_early"]},
+         "checkpoint": {"count": 0, "at": [50, 100, 175, 250, 300]}},
+    ),
 ]
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}
