@@ -66,9 +66,9 @@ class TwoLayer(Experiment):
         "quick": {**_SHARED, "seeds": list(range(5)), "epochs": {"x2": 400, "relu": 400}, "eval_every": 5,
                   "probes": ["accuracy", "update_gram", "tian_early"], "checkpoints": [50, 100, 175, 250, 300]},
         # a framework check in seconds: a narrow net on (a+b) mod 23, not a test of the paper's numbers
-        "tiny": {**_SHARED, "p": 23, "frac": 0.5, "width": 128, "lr": 3e-3, "seeds": [0],
-                 "epochs": {"x2": 130, "relu": 130}, "eval_every": 1,
-                 "probes": ["accuracy", "update_gram", "tian_early"], "checkpoints": [50, 100], "late": [60, 130]},
+        "tiny": {**_SHARED, "p": 23, "frac": 0.5, "width": 64, "lr": 3e-3, "seeds": [0],
+                 "epochs": {"x2": 60, "relu": 60}, "eval_every": 2,
+                 "probes": ["accuracy", "update_gram", "tian_early"], "checkpoints": [25, 50], "late": [30, 60]},
     }
     notes = {
         "quick": ["5 + 5 seeds per activation (the paper: 15 + 15)",
@@ -79,7 +79,7 @@ class TwoLayer(Experiment):
                   "ρ_tian only at epochs <= 60 (tian_early); it crosses at epochs 11–25 in the paper",
                   "sign-match at the run's stored checkpoints (not a deterministic replay)"],
         "paper": ["sign-match at the run's stored checkpoints (not a deterministic replay)"],
-        "tiny": ["framework check: p = 23, K = 128, lr 3e-3, 130 epochs, one seed per arm; not a test of the paper"],
+        "tiny": ["framework check: p = 23, K = 64, lr 3e-3, 60 epochs, one seed per arm; not a test of the paper"],
     }
     stages = (Stage("train", train_spec, "x² and ReLU runs, grok (η = 2e-4) and control (η = 0) arms packed"),)
 

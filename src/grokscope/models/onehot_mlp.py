@@ -27,6 +27,10 @@ class OneHotMLPConfig(BaseModel):
     name: Literal["onehot_mlp"] = "onehot_mlp"
     d_hidden: int = Field(500, gt=0, description="hidden width N (Gromov: 500)")
     act: Literal["relu", "gelu", "quadratic"] = Field("quadratic", description="hidden activation (Gromov: x²)")
+    init: Literal["unit", "torch"] = Field(
+        "unit", description="unit: W_in ~ N(0, 1/K), W_U ~ N(0, 1/N) (unit-variance pre-activations); torch: the "
+        "variance of torch.nn.Linear's default init, 1/(3·fan_in) per layer (fan_in = K·V, N), drawn Gaussian "
+        "[reconstructed: the init of Tian's / Xu's two-layer runs, papers/03 §14, is not stated]")
 
 
 @MODELS.register("onehot_mlp")
@@ -37,8 +41,9 @@ class OneHotMLP(MemberModel):
         super().__init__(M, dtype)
         self.cfg, self.positions = cfg, task.input_positions
         K, V, H = len(task.input_positions), task.vocab_size, cfg.d_hidden
-        self.add("W_in", (K * V, H), K**-0.5, group="hidden")
-        self.add("W_U", (H, task.n_classes), H**-0.5, group="unembed")
+        torch_init = cfg.init == "torch"
+        self.add("W_in", (K * V, H), (3 * K * V) ** -0.5 if torch_init else K**-0.5, group="hidden")
+        self.add("W_U", (H, task.n_classes), (3 * H) ** -0.5 if torch_init else H**-0.5, group="unembed")
         self.K, self.V, self.seq_len = K, V, task.seq_len
 
     @property

@@ -2,9 +2,12 @@
 (papers/03 §14, "Repulsion matrix").
 
 F̃ = P₁^⊥F is the sample-centred hidden feature matrix on the training set (n×K, column j = feature f̃_j), η the
-weight decay and B = (F̃ᵀF̃ + ηI)⁻¹, computed by Woodbury in float64 with an n×n inverse (§14):
+weight decay and B = (F̃ᵀF̃ + ηI)⁻¹, computed by Woodbury in float64 with an n×n solve (§14):
 
-    B = (1/η)·I − (1/η²)·F̃ᵀ(F̃F̃ᵀ + ηI)⁻¹F̃.
+    B = (1/η)·[I − F̃ᵀ(F̃F̃ᵀ + ηI)⁻¹F̃]   (= (1/η)I − (1/η²)F̃ᵀ(I + F̃F̃ᵀ/η)⁻¹F̃).
+
+(papers/03 §14 writes (1/η)I − (1/η²)F̃ᵀ(F̃F̃ᵀ + ηI)⁻¹F̃, which is off by a factor η in the second term; the
+test against a direct inverse pins the form used here.)
 
 The sign rule: sgn(B_jl) = −sgn(f̃_jᵀ P_{η,−jl} f̃_l), P_{η,−jl} the regularised projection off the other features;
 the paper measures it with the full P_η = I − F̃BF̃ᵀ over the ``TOP_PAIRS`` = 200 most similar pairs (by |cos| of
@@ -16,7 +19,7 @@ the columns of F̃, upper triangle). Metrics (``repulsion/...``):
 - ``b_neg_pos``: the fraction with B_jl < 0 among the pairs with positive similarity (§14: 0.83 → 0.99).
 
 Note, shown in docs/experiments/two-layer.md: with the full P_η the rule is an algebraic identity. Woodbury gives
-P_η = η(F̃F̃ᵀ + ηI)⁻¹, hence f̃_jᵀP_ηf̃_l = −η³·B_jl for j ≠ l; and the 2×2 Schur complement gives the leave-two-out
+P_η = η(F̃F̃ᵀ + ηI)⁻¹, hence f̃_jᵀP_ηf̃_l = −η²·B_jl for j ≠ l; and the 2×2 Schur complement gives the leave-two-out
 rule exactly too. So ``sign_match`` and ``sign_match_l2o`` are 1 up to rounding: they test the numerics, not the
 network. The statements about the network are ``sim_sign_match`` and ``b_neg_pos``.
 """
@@ -41,11 +44,11 @@ def centred_features(F: Tensor) -> Tensor:
 
 
 def woodbury_inverse(Ft: Tensor, eta: float) -> Tensor:
-    """B = (F̃ᵀF̃ + ηI)⁻¹ ``[K, K]`` by Woodbury with an n×n solve (papers/03 §14), float64."""
+    """B = (F̃ᵀF̃ + ηI)⁻¹ ``[K, K]`` by Woodbury with an n×n solve (papers/03 §14), in F̃'s dtype (float64)."""
     n, K = Ft.shape
     A = Ft @ Ft.T + eta * torch.eye(n, dtype=Ft.dtype, device=Ft.device)
     inner = torch.linalg.solve(A, Ft)  # (F̃F̃ᵀ + ηI)⁻¹F̃  [n, K]
-    return torch.eye(K, dtype=Ft.dtype, device=Ft.device) / eta - (Ft.T @ inner) / eta**2
+    return (torch.eye(K, dtype=Ft.dtype, device=Ft.device) - Ft.T @ inner) / eta
 
 
 def top_pairs(Ft: Tensor, top: int = TOP_PAIRS) -> tuple[Tensor, Tensor, Tensor]:

@@ -36,7 +36,7 @@ class UpdateGram:
     """The W×W Gram of the last ``WINDOW`` first-layer updates, updated incrementally (papers/03 §14: one new row and
     column per update, products in float64), the per-update log σ₂/σ₃ series and the online slope detector.
 
-    State (saved in the resume state, so resume is exact): the float64 ring buffer ``[W, M, P]``, its Gram
+    State (saved in the resume state, so resume is exact): the float64 ring buffer ``[M, W, P]``, its Gram
     ``[M, W, W]``, the update count, the per-update ratio series and each member's fire step."""
 
     def __init__(self) -> None:
@@ -53,12 +53,12 @@ class UpdateGram:
         d = delta[self.layer].detach().reshape(delta[self.layer].shape[0], -1).double()  # [M, P]
         M = d.shape[0]
         if self.buf is None:
-            self.buf = torch.zeros(WINDOW, *d.shape, dtype=torch.float64, device=d.device)
+            self.buf = torch.zeros(M, WINDOW, d.shape[1], dtype=torch.float64, device=d.device)
             self.gram = torch.zeros(M, WINDOW, WINDOW, dtype=torch.float64, device=d.device)
             self.fired = [None] * M
         slot = self.count % WINDOW
-        self.buf[slot] = d
-        row = torch.bmm(self.buf.transpose(0, 1), d[:, :, None])[..., 0]  # [M, W]: ⟨ΔW_w, ΔW_t⟩
+        self.buf[:, slot] = d
+        row = torch.bmm(self.buf, d[:, :, None])[..., 0]  # [M, W]: ⟨ΔW_w, ΔW_t⟩
         self.gram[:, slot, :] = row
         self.gram[:, :, slot] = row
         self.count += 1
@@ -101,9 +101,9 @@ class UpdateGram:
     def load_state_dict(self, sd: dict) -> None:
         self.layer, self.buf, self.count = sd["layer"], sd["buf"], sd["count"]
         self.gram, self.series, self.fired = sd.get("gram"), sd.get("series", []), sd.get("fired", [])
-        if self.buf is not None and self.gram is None:  # a state written before the Gram was kept
-            self.buf = self.buf.double()
-            self.gram = self.buf.transpose(0, 1) @ self.buf.permute(1, 2, 0)
+        if self.buf is not None and self.gram is None:  # a state written before the Gram was kept: [W, M, P]
+            self.buf = self.buf.transpose(0, 1).double().contiguous()
+            self.gram = self.buf @ self.buf.transpose(1, 2)
 
 
 probe("update_gram", uses_labels=False, cost="heavy", unsupported=_unsupported)(UpdateGram)
