@@ -89,6 +89,7 @@ def test_update_gram_matches_direct_svd_of_stacked_updates():
     again = UpdateGram()
     again.load_state_dict(sd)
     assert torch.equal(again.gram, probe.gram) and again.count == probe.count
+    assert sd["buf"].dtype == torch.float32 and torch.equal(again.buf, probe.buf)  # saved at half size, exactly
 
 
 def test_online_detector_fires_on_a_rank_two_lock_in():

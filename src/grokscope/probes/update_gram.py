@@ -46,11 +46,14 @@ class UpdateGram:
         self.count = 0
         self.series: list[list[float]] = []  # per update: σ₂/σ₃ per member (NaN before three updates)
         self.fired: list[int | None] = []
+        self.dtype = torch.float32  # the updates' own dtype: the buffer is saved in it (lossless, half the size)
 
     def after_step(self, t: int, params: dict, grads: dict, delta: dict) -> None:
         if self.layer is None or self.layer not in delta:
             return
-        d = delta[self.layer].detach().reshape(delta[self.layer].shape[0], -1).double()  # [M, P]
+        raw = delta[self.layer].detach()
+        self.dtype = raw.dtype
+        d = raw.reshape(raw.shape[0], -1).double()  # [M, P]
         M = d.shape[0]
         if self.buf is None:
             self.buf = torch.zeros(M, WINDOW, d.shape[1], dtype=torch.float64, device=d.device)
@@ -95,13 +98,16 @@ class UpdateGram:
         return {"lockin_step": list(self.fired)}
 
     def state_dict(self) -> dict:
-        return {"layer": self.layer, "buf": self.buf, "gram": self.gram, "count": self.count,
+        buf = None if self.buf is None else self.buf.to(self.dtype)  # exact: every entry came from that dtype
+        return {"layer": self.layer, "buf": buf, "gram": self.gram, "count": self.count,
                 "series": self.series, "fired": self.fired}
 
     def load_state_dict(self, sd: dict) -> None:
         self.layer, self.buf, self.count = sd["layer"], sd["buf"], sd["count"]
         self.gram, self.series, self.fired = sd.get("gram"), sd.get("series", []), sd.get("fired", [])
-        if self.buf is not None and self.gram is None:  # a state written before the Gram was kept: [W, M, P]
+        if self.buf is not None and self.gram is not None:
+            self.dtype, self.buf = self.buf.dtype, self.buf.double()
+        elif self.buf is not None:  # a state written before the Gram was kept: [W, M, P]
             self.buf = self.buf.transpose(0, 1).double().contiguous()
             self.gram = self.buf @ self.buf.transpose(1, 2)
 
