@@ -186,3 +186,19 @@ def test_checkpoint_at_steps_snap_to_the_grid():
     grid = np.arange(0, 401, 5)
     assert checkpoint_steps(CheckpointConfig(count=0, at=[50, 100, 176, 900]), grid) == {50, 100, 175, 400}
     assert checkpoint_steps(CheckpointConfig(count=0), grid) == set()
+
+
+def test_pair_entries_equal_the_full_woodbury_inverse():
+    """repulsion_stats forms only the B entries it needs; they match the full K×K B's signs and statistics."""
+    g = torch.Generator().manual_seed(5)
+    base = torch.randn(50, 6, generator=g, dtype=D)
+    F = (base @ torch.randn(6, 40, generator=g, dtype=D)) ** 2 + 0.1 * torch.randn(50, 40, generator=g, dtype=D)
+    eta = 1e-2
+    stats = repulsion_stats(F, eta, top=30)
+    Ft = centred_features(F)
+    B = woodbury_inverse(Ft, eta)
+    j, l, cos = top_pairs(Ft, 30)
+    b = B[j, l]
+    assert stats["sim_sign_match"] == pytest.approx(float((torch.sign(b) == -torch.sign(cos)).double().mean()))
+    assert stats["b_neg_pos"] == pytest.approx(float((b[cos > 0] < 0).double().mean()))
+    assert stats["sign_match_l2o"] == 1.0

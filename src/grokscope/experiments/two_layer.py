@@ -12,8 +12,9 @@ Measured (``two_layer_rows``):
 - lock-in: the slope detector on log σ₂/σ₃ of the last-20-updates Gram (``update_gram`` probe, online on every
   update, event ``lockin_step``); the late-stage median of σ₂/σ₃ over epochs 200–400 and its grok/control ratio;
   the detector's timing against test accuracy 0.99 (the paper: it lags by ~35 epochs: a confirmation, not a warning);
-- repulsion: Theorem 6's sign-match at the stored checkpoints (epochs 50, 100, 175, 250, 300 and the last), i.e.
-  the weights the run wrote at those steps, not a replay (``repulsion`` probe; stored as the run's
+- repulsion: Theorem 6's sign-match at stored checkpoints (``repulsion_at``: the paper's epochs 50, 100, 175, 250,
+  300 (and 500, the last for ReLU) at paper scale; only those the rows read at quick scale), i.e. the weights the
+  run wrote at those steps, not a replay (``repulsion`` probe; stored as the run's
   ``offline/repulsion.parquet`` so a rerun reuses it);
 - ρ_tian ≥ 0.075, the initiation marker (``tian`` / ``tian_early`` probe).
 """
@@ -62,13 +63,16 @@ class TwoLayer(Experiment):
     paper = "Xu 2026 (arXiv:2605.08119) on Tian 2025 (arXiv:2509.21519); papers/03 §14"
     scales = {
         "paper": {**_SHARED, "seeds": list(range(15)), "epochs": {"x2": 400, "relu": 800}, "eval_every": 1,
-                  "probes": ["accuracy", "update_gram", "tian"], "checkpoints": [50, 100, 175, 250, 300, 500]},
+                  "probes": ["accuracy", "update_gram", "tian"], "checkpoints": [50, 100, 175, 250, 300, 500],
+                  "repulsion_at": {"x2": [50, 100, 175, 250, 300], "relu": [50, 100, 175, 250, 300, 500, "last"]}},
         "quick": {**_SHARED, "seeds": list(range(5)), "epochs": {"x2": 400, "relu": 400}, "eval_every": 5,
-                  "probes": ["accuracy", "update_gram", "tian_early"], "checkpoints": [50, 100, 175, 250, 300]},
-        # a framework check in seconds: a narrow net on (a+b) mod 23, not a test of the paper's numbers
-        "tiny": {**_SHARED, "p": 23, "frac": 0.5, "width": 64, "lr": 3e-3, "seeds": [0],
-                 "epochs": {"x2": 60, "relu": 60}, "eval_every": 2,
-                 "probes": ["accuracy", "update_gram", "tian_early"], "checkpoints": [25, 50], "late": [30, 60]},
+                  "probes": ["accuracy", "update_gram", "tian_early"], "checkpoints": [50, 100, 175, 250, 300],
+                  "repulsion_at": {"x2": [50, 300], "relu": ["last"]}},
+        # a framework check in seconds: a narrow net on (a+b) mod 17, not a test of the paper's numbers
+        "tiny": {**_SHARED, "p": 17, "frac": 0.5, "width": 32, "lr": 3e-3, "seeds": [0],
+                 "epochs": {"x2": 50, "relu": 50}, "eval_every": 2,
+                 "probes": ["accuracy", "update_gram", "tian_early"], "checkpoints": [25, 50], "late": [30, 50],
+                 "repulsion_at": {"x2": [50], "relu": ["last"]}},
     }
     notes = {
         "quick": ["5 + 5 seeds per activation (the paper: 15 + 15)",
@@ -76,10 +80,12 @@ class TwoLayer(Experiment):
                   "median use that grid; the slope detector runs on every update inside the probe (exact)",
                   "ReLU trained 400 epochs (the paper: 800): its rows are read at epochs <= 400, its last "
                   "sign-match at epoch 400 (the paper quotes 1.000 by epoch 500)",
-                  "ρ_tian only at epochs <= 60 (tian_early); it crosses at epochs 11–25 in the paper",
-                  "sign-match at the run's stored checkpoints (not a deterministic replay)"],
+                  "ρ_tian only at epochs <= 30 (tian_early), every 5th: it crosses at epochs 11–25 in the paper",
+                  "sign-match at the run's stored checkpoints (not a deterministic replay), only at the epochs the "
+                  "rows read (x²: 50 and 300; ReLU: the last): the weights of epochs 100, 175, 250 are stored, "
+                  "`grokscope analyze probes RUN --probes repulsion` evaluates them"],
         "paper": ["sign-match at the run's stored checkpoints (not a deterministic replay)"],
-        "tiny": ["framework check: p = 23, K = 64, lr 3e-3, 60 epochs, one seed per arm; not a test of the paper"],
+        "tiny": ["framework check: p = 17, K = 32, lr 3e-3, 50 epochs, one seed per arm; not a test of the paper"],
     }
     stages = (Stage("train", train_spec, "x² and ReLU runs, grok (η = 2e-4) and control (η = 0) arms packed"),)
 

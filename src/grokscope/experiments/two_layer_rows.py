@@ -54,7 +54,8 @@ def collect(ctx: Context) -> list[dict[str, Any]]:
     for path in sorted({m["path"] for m in res.members}):
         run = load_run(path)
         last = max(run.checkpoint_steps() or [0])
-        _repulsion(run, sorted({*p["checkpoints"], last}))
+        want = p["repulsion_at"][{"quadratic": "x2", "relu": "relu"}[run.config.model.act]]
+        _repulsion(run, sorted({last if s == "last" else int(s) for s in want}))
         series = _member_series(run)
         events = {int(e["member"]): e for e in run.events}
         for m in [m for m in res.members if m["path"] == path]:

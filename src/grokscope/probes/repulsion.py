@@ -52,30 +52,46 @@ def woodbury_inverse(Ft: Tensor, eta: float) -> Tensor:
 
 
 def top_pairs(Ft: Tensor, top: int = TOP_PAIRS) -> tuple[Tensor, Tensor, Tensor]:
-    """The ``top`` most similar feature pairs j < l by |cos(f̃_j, f̃_l)|: (j, l, cos) each ``[top]``."""
-    G = Ft.T @ Ft
-    norms = G.diagonal().clamp_min(1e-300).sqrt()
+    """The ``top`` most similar feature pairs j < l by |cos(f̃_j, f̃_l)|: (j, l, cos) each ``[top]``. The K×K
+    cosines for the ranking are taken in float32 (a ranking); the returned cosines are recomputed in float64."""
+    F32 = Ft.float()
+    G = F32.T @ F32
+    norms = G.diagonal().clamp_min(1e-30).sqrt()
     cos = G / (norms[:, None] * norms[None, :])
     K = G.shape[0]
     iu = torch.triu_indices(K, K, 1, device=G.device)
     c = cos[iu[0], iu[1]]
     idx = c.abs().topk(min(top, c.numel())).indices
-    return iu[0][idx], iu[1][idx], c[idx]
+    j, l = iu[0][idx], iu[1][idx]
+    fj, fl = Ft[:, j], Ft[:, l]
+    return j, l, (fj * fl).sum(0) / (fj.norm(dim=0) * fl.norm(dim=0)).clamp_min(1e-300)
 
 
 def repulsion_stats(F: Tensor, eta: float, top: int = TOP_PAIRS) -> dict[str, float]:
-    """The four ``METRICS`` for one network: ``F [n, K]`` hidden features on the training set, ``eta`` > 0."""
+    """The four ``METRICS`` for one network: ``F [n, K]`` hidden features on the training set, ``eta`` > 0.
+
+    Only the entries of B the pairs need are formed: with A = F̃F̃ᵀ + ηI (n×n, float64, Cholesky), B restricted to
+    the pairs' columns S is (I − F̃_Sᵀ A⁻¹ F̃_S)/η, and B applied to a vector y is (y − F̃ᵀA⁻¹F̃y)/η; the full K×K B
+    (``woodbury_inverse``) gives the same numbers and costs more."""
     if not eta > 0:  # B = (F̃ᵀF̃)⁻¹ does not exist when K > n − 1 (F̃ has rank <= n − 1)
         return {k: math.nan for k in METRICS}
     Ft = centred_features(F)
     j, l, cos = top_pairs(Ft, top)
-    B = woodbury_inverse(Ft, eta)
-    b = B[j, l]
-    Pf = Ft[:, l] - Ft @ (B @ (Ft.T @ Ft[:, l]))  # P_η f̃_l as written, P_η = I − F̃BF̃ᵀ
-    t_full = (Ft[:, j] * Pf).sum(0)
+    n = Ft.shape[0]
+    L = torch.linalg.cholesky(Ft @ Ft.T + eta * torch.eye(n, dtype=Ft.dtype, device=Ft.device))
+    S, inv = torch.unique(torch.cat([j, l]), return_inverse=True)
+    js, ls = inv[: len(j)], inv[len(j):]
+    FS = Ft[:, S]
+    BS = (torch.eye(len(S), dtype=Ft.dtype, device=Ft.device) - FS.T @ torch.cholesky_solve(FS, L)) / eta
+    b = BS[js, ls]
+    # P_η f̃_l as written, P_η = I − F̃BF̃ᵀ, with B applied to y = F̃ᵀf̃_l by Woodbury
+    Y = Ft.T @ FS  # [K, |S|]
+    BY = (Y - Ft.T @ torch.cholesky_solve(Ft @ Y, L)) / eta
+    PF = FS - Ft @ BY  # P_η f̃_s for every s in S
+    t_full = (FS[:, js] * PF[:, ls]).sum(0)
     # exact leave-two-out: the 2×2 block of B is S⁻¹, S = [f̃_j f̃_l]ᵀP_{η,−jl}[f̃_j f̃_l] + ηI (Schur complement), so
     # f̃_jᵀP_{η,−jl}f̃_l = S_12 = −B_jl / det(B_[jl]) (inverse of a 2×2 matrix)
-    det = B[j, j] * B[l, l] - b * b
+    det = BS[js, js] * BS[ls, ls] - b * b
     t_l2o = -b / det
     pos = cos > 0
     return {"sign_match": float((torch.sign(b) == -torch.sign(t_full)).double().mean()),

@@ -7,7 +7,7 @@ and "Other logged quantities").
   (``RHO_CENTRED = True``). §14: fires (ρ ≥ 0.075) at epoch ~17 in grokking runs and in non-grokking cells too.
 
 It costs an n×n×K product per member. ``tian`` runs at every evaluation; ``tian_early`` only at steps <=
-``EARLY_UNTIL`` = 60 (ρ_tian is an initiation marker: §14 finds it crossing at epochs 11–25), which the two-layer
+``EARLY_UNTIL`` = 30 (ρ_tian is an initiation marker: §14 finds it crossing at epochs 11–25), which the two-layer
 reproduction uses so that the marker does not cost more than the training.
 """
 
@@ -20,7 +20,7 @@ from .base import EvalContext, probe
 
 RHO_CENTRED = False
 RHO_THRESHOLD = 0.075  # §14
-EARLY_UNTIL = 60
+EARLY_UNTIL = 30
 
 
 def rho_tian(F: Tensor, centred: bool = RHO_CENTRED) -> Tensor:
