@@ -59,7 +59,9 @@ class OptimConfig(Section):
 
 
 class LossConfig(Section):
-    name: Literal["ce", "mse", "stablemax"] = Field("ce", description="cross-entropy, MSE on one-hot, or StableMax-CE")
+    name: Literal["ce", "mse", "mse_centered", "stablemax"] = Field(
+        "ce", description="cross-entropy, MSE on one-hot, MSE of the class-centred output on the zero-mean one-hot "
+        "(Tian 2025 / papers/03 §14: ‖z − mean_c z − (e_y − 1/C)‖²), or StableMax-CE")
     tau: float = Field(1.0, gt=0.0, description="output temperature: logits/τ in loss and eval; not a parameter, not in the norm")
 
 
@@ -210,6 +212,8 @@ class MembersConfig(Section):
 
 class CheckpointConfig(Section):
     count: int = Field(16, ge=0, description="weights-only checkpoints on a log-spaced schedule (snapped to eval steps)")
+    at: list[int] = Field(default_factory=list, description="extra checkpoint steps (each snapped to the nearest eval "
+                          "step), e.g. the Theorem-6 epochs 50, 100, 175, 250, 300 of papers/03 §14")
     flush_seconds: float = Field(5.0, gt=0.0, description="metrics chunk + resume state at most this often")
     states: bool = Field(False, description="also keep the full training state at each checkpoint "
                          "(ckpt/state_NNNNNNNN.pt), so that other runs can branch from it (train.fork)")

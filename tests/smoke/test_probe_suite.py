@@ -32,7 +32,7 @@ def grokscope(*args: str | Path, capsys: pytest.CaptureFixture) -> tuple[int, st
     return code, out.out, out.err
 
 EVERY = ["default", "lar", "gmm", "gmm_fixed", "attention", "graph", "logprob_quantiles", "update_gram",
-         "two_field", "spectra"]
+         "two_field", "spectra", "repulsion"]
 NAMESPACES = {"lar": "lar", "gmm": "gmm", "gmm_fixed": "gmm_fixed", "graph": "graph", "spectra": "spectra",
               "logprob_quantiles": "logprob_quantiles", "update_gram": "update_gram", "two_field": "two_field",
               "accuracy": "test", "norms": "norm", "logits": "logit", "attention": "attention"}
@@ -61,7 +61,7 @@ def test_quick_run_with_every_probe_stores_each_namespace(quick_run: Path):
             assert ns in got, probe
     assert "attention" not in got
     assert df[df.metric == "logprob_quantiles/q31"].value.notna().all()
-    assert df[df.metric == "update_gram/sign_match"].value.between(0, 1).all()
+    assert df[df.metric == "repulsion/sign_match"].value.between(0, 1).all()
     spectra_steps = sorted(df[df.metric == "spectra/erank"].step.unique())
     all_steps = sorted(df.step.unique())
     assert spectra_steps == all_steps[::4]  # cadence: every 4th evaluation

@@ -16,9 +16,10 @@ from grokscope.probes.lar import effective_dim, lar, lar_from_sums, lar_spectral
 from grokscope.probes.logits import mean_margin
 from grokscope.probes.logprob_quantiles import quantile_embed, quantile_levels
 from grokscope.probes.norms import angle
+from grokscope.probes.repulsion import repulsion_stats
 from grokscope.probes.spectra import effective_rank, stable_rank
 from grokscope.probes.two_field import irreversibility
-from grokscope.probes.update_gram import gram_eigs, sign_match
+from grokscope.probes.update_gram import gram_eigs
 
 D = torch.float64
 
@@ -204,7 +205,7 @@ def test_sign_match_of_two_similar_features_is_the_theorem_6_sign():
     g = gen(11)
     f = torch.randn(50, 1, generator=g, dtype=D)
     F = torch.cat([f, f + 0.3 * torch.randn(50, 1, generator=g, dtype=D)], 1)[None]
-    assert float(sign_match(F, torch.tensor([0.1], dtype=D))) == 1.0
+    assert repulsion_stats(F[0], 0.1)["sign_match"] == 1.0
 
 
 def test_irreversibility_is_zero_for_reversible_and_positive_for_a_cycle():

@@ -28,6 +28,9 @@ def per_example(name: str, z: Tensor, y: Tensor) -> Tensor:
     if name == "mse":  # papers 1/4: Σ_classes (z - onehot(y))², averaged over examples by the caller
         target = F.one_hot(y, z.shape[-1]).to(z.dtype)
         return ((z - target) ** 2).sum(-1)
+    if name == "mse_centered":  # Tian 2025 / papers/03 §14: centred output against the zero-mean one-hot target
+        target = F.one_hot(y, z.shape[-1]).to(z.dtype) - 1.0 / z.shape[-1]
+        return ((z - z.mean(-1, keepdim=True) - target) ** 2).sum(-1)
     if name == "stablemax":
         s = stablemax_s(z)
         return torch.log(s.sum(-1)) - torch.log(s.gather(-1, y[..., None]).squeeze(-1))

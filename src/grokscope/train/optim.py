@@ -8,6 +8,11 @@ never reset by interventions.
 AdamW's order (``optim.adamw_order``): "decay_then_adam" is torch.optim.AdamW's and paper 4's runner's
 (t <- t·(1-ηλ), then Adam; papers/01 §4.3); "adam_then_decay" is paper 1's hand-written runner (Adam step, then
 P -= lr·λ·P; papers/01 §1.3). They differ by O((lr·λ)·lr) per step.
+
+Coupled against decoupled decay: ``name = "adam"`` is torch.optim.Adam with ``weight_decay`` (Tian's / Xu's
+two-layer runs, papers/03 §14): g <- g + λ·p *before* the moments, so the decay is normalised by √v like the loss
+gradient (with no loss gradient its first step moves every weight by lr·sign(p), whatever λ). ``name = "adamw"``
+decays outside the moments, p <- p·(1 − lr·λ) (a geometric shrink). tests/twolayer/test_kernels.py checks both.
 """
 
 from __future__ import annotations

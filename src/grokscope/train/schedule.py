@@ -17,10 +17,11 @@ def eval_steps(cfg: EvalConfig, steps: int) -> np.ndarray:
 
 
 def checkpoint_steps(cfg: CheckpointConfig, grid: np.ndarray) -> set[int]:
-    """``count`` log-spaced steps snapped to the eval grid (so every checkpoint has metrics), plus the last."""
-    if cfg.count == 0:
+    """``count`` log-spaced steps and the ``at`` steps, snapped to the eval grid (so every checkpoint has metrics),
+    plus the last (none at all when ``count`` is 0 and ``at`` is empty)."""
+    if cfg.count == 0 and not cfg.at:
         return set()
     last = int(grid[-1])
-    targets = np.geomspace(1, max(last, 1), cfg.count)
+    targets = list(np.geomspace(1, max(last, 1), cfg.count)) + [t for t in cfg.at if t <= last]
     snapped = {int(grid[np.abs(grid - t).argmin()]) for t in targets}
     return snapped | {last}
