@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -94,20 +93,12 @@ def _run_and_cfg(path):
 
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    """The real entry point in-process: (exit code, stdout, stderr)."""
-    from grokscope import cli
+    """The real entry point in-process: (exit code, stdout, stderr) of this call only."""
+    from tests.hardening.cli_inproc import cli
 
     capsys.readouterr()
-    old, sys.argv = sys.argv, ["grokscope", *map(str, args)]
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = old
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    o = cli(capsys, *args)
+    return o.code, o.out, o.err
 
 
 def test_cli_blimp_and_errors(corpus, tmp_path, capsys):
