@@ -11,13 +11,12 @@ is the preset's AdamW, so the "temperature" is a heuristic axis, not an equilibr
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from .base import Context
-from .bootstrap import bootstrap, censored_times, log_slope_estimate, median
+from .bootstrap import bootstrap, log_fit_r2, log_slope_estimate, median, seed_times
 from .claims import ClaimRow, Estimate, PaperValue, at_most, same_sign
 
 ABSTRACT = "paper 3 abstract (arXiv:2606.17120)"
@@ -37,28 +36,12 @@ def mlp_sgd_spec(ctx: Context) -> dict[str, Any]:
     return spec
 
 
-def _times(rows: list[dict]) -> np.ndarray:
-    rows = sorted(rows, key=lambda m: m["seed"])
-    return censored_times([m["t_grok"] for m in rows], [m["censored"] for m in rows])
-
-
-def _r2(xs: list[float], groups: list[np.ndarray]) -> float:
-    pts = [(x, median(g)) for x, g in zip(xs, groups, strict=True)]
-    pts = [(x, m) for x, m in pts if np.isfinite(m) and m > 0]
-    if len(pts) < 3:
-        return math.nan
-    x, y = np.array([q[0] for q in pts]), np.log([q[1] for q in pts])
-    fit = np.polyfit(x, y, 1)
-    res = y - np.polyval(fit, x)
-    return float(1 - res @ res / ((y - y.mean()) @ (y - y.mean())))
-
-
 def mlp_sgd_rows(ctx: Context) -> list[ClaimRow]:
     p = ctx.params["mlp"]
     st = ctx.stages["mlp-sgd"]
     inv_t = [b / p["lr"] for b in p["batches"]]  # 1/T_SGD = B/η
-    groups = [_times(st.where(arm=f"B{b}")) for b in p["batches"]]
-    full = _times(st.where(arm="full"))
+    groups = [seed_times(st.where(arm=f"B{b}")) for b in p["batches"]]
+    full = seed_times(st.where(arm="full"))
     slope = log_slope_estimate(inv_t, groups, unit="steps·(1/T_SGD)⁻¹")
     meds = ", ".join(f"B {b}: {median(g):.0f}" for b, g in zip(p["batches"], groups, strict=True))
     grokked = np.isfinite(full).astype(float)
@@ -73,7 +56,7 @@ def mlp_sgd_rows(ctx: Context) -> list[ClaimRow]:
                             "slope > 0 (an effective barrier)"),
                  slope, same_sign(),
                  [f"median T_grok per batch size: {meds}; full batch: {median(full):.0f}",
-                  f"R² of ln(median T_grok) on B/η: {_r2(inv_t, groups):.3f}", recon]),
+                  f"R² of ln(median T_grok) on B/η: {log_fit_r2(inv_t, groups):.3f}", recon]),
         ClaimRow("nonlinear probe: with no minibatch noise (full batch, T_SGD = 0) the MLP should never grok: "
                  "fraction of members that grokked",
                  PaperValue(0.0, f"{ABSTRACT} (escape only by noise)", "0"), frac, at_most(0.0),

@@ -18,6 +18,7 @@ Seeded (``numpy.random.default_rng(seed)``) so a rerun gives the same CI.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -32,6 +33,13 @@ def censored_times(t_grok: Sequence[float | None], censored: Sequence[bool | Non
     """Grokking times [n] in steps; a censored member (or a missing time) is ``+inf``."""
     cens = list(censored) if censored is not None else [False] * len(t_grok)
     return np.array([np.inf if (t is None or bool(c)) else float(t) for t, c in zip(t_grok, cens, strict=True)])
+
+
+def seed_times(rows: Sequence[dict]) -> np.ndarray:
+    """Grokking times [n] of a cell's member rows (catalog columns), in seed order, so that cells of the same seeds
+    pair member by member; censored members are ``+inf``."""
+    rows = sorted(rows, key=lambda m: m["seed"])
+    return censored_times([m["t_grok"] for m in rows], [m["censored"] for m in rows])
 
 
 def median(times: np.ndarray) -> float:
@@ -145,3 +153,13 @@ def log_slope_estimate(xs: Sequence[float], groups: Sequence[np.ndarray], seed: 
     a = log_slope(xs, groups)
     low, high = bootstrap(list(groups), lambda *g: log_slope(xs, g), seed=seed)
     return Estimate(a, low, high, unit=unit, n=int(sum(len(g) for g in groups)))
+
+
+def log_fit_r2(xs: Sequence[float], groups: Sequence[np.ndarray]) -> float:
+    """R² of the exponential law ``ln T = c + α·x`` on the per-level medians (censored medians left out); ``nan``
+    with fewer than 3 finite levels."""
+    from ..laws.fits import exp_law
+
+    pts = [(x, median(g)) for x, g in zip(xs, groups, strict=True)]
+    pts = [(x, m) for x, m in pts if np.isfinite(m)]
+    return exp_law(np.array([p[0] for p in pts]), np.array([p[1] for p in pts])).r2 if len(pts) >= 3 else math.nan

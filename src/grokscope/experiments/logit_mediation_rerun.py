@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Context
-from .bootstrap import censored_times, paired_estimate, ratio_estimate
+from .bootstrap import paired_estimate, ratio_estimate, seed_times
 from .claims import ClaimRow, Estimate, PaperValue, at_least, at_most, ratio_at_least, ratio_below_one
 from .toy import measure_wc
 
@@ -82,11 +82,6 @@ def mse_spec(ctx: Context) -> dict[str, Any]:
 
 
 # -- analysis ------------------------------------------------------------------------------------------------------
-def _times(rows: list[dict]) -> np.ndarray:
-    rows = sorted(rows, key=lambda m: m["seed"])
-    return censored_times([m["t_grok"] for m in rows], [m["censored"] for m in rows])
-
-
 def cell_scale(ctx: Context, stage: str, rows: list[dict], at: float) -> float:
     """L of a cell: mean over its members of ``logit/scale`` at the logged step nearest ``at`` (paper 1 reads L at
     the logged step nearest the cell's median T_grok)."""
@@ -120,7 +115,7 @@ def _cells(ctx: Context) -> dict[tuple[float, float], tuple[np.ndarray, float, f
     out = {}
     for r, t in ce_cells(ctx.params):
         rows = st.where(arm=arm_name(r, t))
-        times = _times(rows)
+        times = seed_times(rows)
         med = _cell_median(times, censor)
         out[(r, t)] = (times, med, cell_scale(ctx, "mediation", rows, med))
     return out
@@ -209,7 +204,7 @@ def _collapse_rows(ctx: Context, cells: dict, collapse_regression: Any) -> list[
 def _mse_row(ctx: Context, base_t: np.ndarray, up_t: np.ndarray, budget: float) -> ClaimRow:
     up = ctx.params["rho_up"]
     st = ctx.stages["mse"]
-    m0, m1 = _times(st.where(arm=arm_name(1.0, 1.0))), _times(st.where(arm=arm_name(up, 1.0)))
+    m0, m1 = seed_times(st.where(arm=arm_name(1.0, 1.0))), seed_times(st.where(arm=arm_name(up, 1.0)))
 
     def contrast(mb: np.ndarray, mu: np.ndarray, cb: np.ndarray, cu: np.ndarray) -> float:
         from .bootstrap import ratio

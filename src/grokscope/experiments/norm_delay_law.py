@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import UserError
 from .base import Context, Experiment, Stage, experiment
-from .bootstrap import bootstrap, censored_times, log_slope_estimate, median, paired_estimate, ratio, ratio_estimate
+from .bootstrap import bootstrap, log_fit_r2, log_slope_estimate, median, paired_estimate, ratio, ratio_estimate, seed_times
 from .claims import ClaimRow, Estimate, PaperValue, at_least, at_most, ratio_at_least, ratio_below_one, same_sign
 from .toy import measure_wc
 
@@ -123,25 +123,12 @@ def fork_spec(ctx: Context) -> dict[str, Any]:
 
 
 # -- analysis ------------------------------------------------------------------------------------------------------
-def _times(rows: list[dict]) -> np.ndarray:
-    rows = sorted(rows, key=lambda m: m["seed"])
-    return censored_times([m["t_grok"] for m in rows], [m["censored"] for m in rows])
-
-
 def _span(groups: list[np.ndarray]) -> float:
     """max / min of the median times over the levels (nan when a median is censored)."""
     meds = [median(g) for g in groups]
     if any(not np.isfinite(m) for m in meds):
         return math.nan
     return max(meds) / min(meds)
-
-
-def _fit_r2(xs: list[float], groups: list[np.ndarray]) -> float:
-    from ..laws.fits import exp_law
-
-    pts = [(x, median(g)) for x, g in zip(xs, groups, strict=True)]
-    pts = [(x, m) for x, m in pts if np.isfinite(m)]
-    return exp_law(np.array([p[0] for p in pts]), np.array([p[1] for p in pts])).r2 if len(pts) >= 3 else math.nan
 
 
 def _cv(x: np.ndarray) -> float:
@@ -184,7 +171,7 @@ class NormDelayLaw(Experiment):
         p = ctx.params
         rhos, budget = list(p["rhos"]), float(p["clamp_steps"])
         clamp, matrix = ctx.stages["clamp"], ctx.stages["matrix"]
-        arm = {r: _times(clamp.where(arm=f"rho{r:g}")) for r in rhos}
+        arm = {r: seed_times(clamp.where(arm=f"rho{r:g}")) for r in rhos}
         _, norms = measure_wc(ctx)
         x = np.array(norms)
         rows = [ClaimRow("W_c is concentrated: CV of ‖W‖ at T_grok across control seeds",
@@ -200,7 +187,7 @@ class NormDelayLaw(Experiment):
                              + ([f"censored medians left out: {', '.join(excluded)}"] if excluded else [])))
         rows.append(ClaimRow("R² of the exponential law on the per-level medians",
                              PaperValue(0.994, f"{P4} (3)", "R² = 0.994 over [0.85, 1.25]"),
-                             Estimate(_fit_r2(rhos, groups), n=len(rhos)), at_least(0.9)))
+                             Estimate(log_fit_r2(rhos, groups), n=len(rhos)), at_least(0.9)))
         rows += self._matrix_rows(ctx, arm, matrix, budget)
         rows += self._rescale_rows(ctx, arm)
         rows += self._fork_rows(ctx)
@@ -213,7 +200,7 @@ class NormDelayLaw(Experiment):
         lo_f, hi_f = min(p["lr_factors"]), max(p["lr_factors"])
 
         def cell(r: float, f: float) -> np.ndarray:
-            return arm[r] if f == 1 else _times(matrix.where(arm=f"rho{r:g}_lr{f:g}"))
+            return arm[r] if f == 1 else seed_times(matrix.where(arm=f"rho{r:g}_lr{f:g}"))
 
         table = {(r, f): median(cell(r, f)) for r in p["matrix_rhos"] for f in p["lr_factors"]}
         text = "; ".join(f"ρ {r:g}: " + ", ".join(f"lr×{f:g} {table[(r, f)]:.0f}" for f in p["lr_factors"])
@@ -240,7 +227,7 @@ class NormDelayLaw(Experiment):
     @staticmethod
     def _rescale_rows(ctx: Context, arm: dict) -> list[ClaimRow]:
         p = ctx.params
-        once = [_times(ctx.stages["rescale"].where(arm=f"once{r:g}")) for r in p["once_rhos"]]
+        once = [seed_times(ctx.stages["rescale"].where(arm=f"once{r:g}")) for r in p["once_rhos"]]
         held = [arm[r] for r in (0.9, 1.15) if r in arm]
         span_once = Estimate(_span(once), *bootstrap(once, lambda *g: _span(list(g)), paired=True), unit="×",
                              n=sum(map(len, once)))
@@ -268,7 +255,7 @@ class NormDelayLaw(Experiment):
     def _fork_rows(ctx: Context) -> list[ClaimRow]:
         _, step = fork_point(ctx)
         fork = ctx.stages["fork"]
-        delay = {a: _times(fork.where(arm=a)) - step for a in ("lowered", "free", "same", "raised")}
+        delay = {a: seed_times(fork.where(arm=a)) - step for a in ("lowered", "free", "same", "raised")}
         meds = ", ".join(f"{a} {median(d):.0f}" for a, d in delay.items())
         budget = float(ctx.params["fork_steps"] - step)
         return [ClaimRow("same-state fork: delay from the fork, clamp raised ×ρ / held ×1 (raised / same)",
