@@ -14,9 +14,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from .config_strict import non_finite, type_mismatch
+from .config_surgery import HeadReinitConfig, NormClipConfig, omit_unset
 from .config_text import MAX_NESTING, MAX_TEXT, _yaml_loader, check_bounded, read_file  # noqa: F401  (re-exported)
 from .errors import UserError
 from .models import MODEL_CONFIGS
@@ -165,6 +166,12 @@ class InterveneConfig(Section):
     freeze_norm_at_t_mem: bool = Field(False, description="clamp the norm at its value at T_mem from then on")
     label_noise: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of training labels replaced by a random wrong class")
     langevin_T: float = Field(0.0, ge=0.0, description="Langevin temperature: add sqrt(2·lr·T)·ξ to the weights each step")
+    reinit_heads: HeadReinitConfig | None = Field(None, description="re-initialise attention heads after a step")
+    clip_norm: NormClipConfig | None = Field(None, description="rescale the weights to a (matched) norm after a step")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        return omit_unset(handler(self))  # unset surgery fields stay out of the dump: old run ids unchanged
 
     @model_validator(mode="after")
     def _check(self) -> InterveneConfig:

@@ -15,6 +15,7 @@ evaluations (``on_eval`` already reads accuracies on the host).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -100,6 +101,7 @@ class Interventions:
         self.frozen_norm = torch.full((M,), math.nan, dtype=torch.float64, device=device)
         self._any_frozen = False  # host mirror of ~isnan(frozen_norm).all(), updated where frozen_norm changes
         self._wd_cache: tuple[bool, Tensor] | None = None  # (wd_off_step reached, device mask)
+        self.surgery: Any = None  # a train.surgery.ScheduledSurgery, set by the setup when a member has one
 
     def _init_clamp(self, clamps: list[ClampConfig | None]) -> None:
         """Clamp structure from the member configs (a base config without a clamp may still clamp members)."""
@@ -171,6 +173,8 @@ class Interventions:
                 self._scale_to(self.clamp_names, self.clamp_target, active)
         if self.freeze_at_t_mem and self._any_frozen:
             self._scale_to(self.weights, self.frozen_norm, active)
+        if self.surgery is not None:
+            self.surgery.after_step(P, step, active)
 
     def _langevin(self, lr: Tensor, noise_gens: list[torch.Generator], active: Tensor | None) -> None:
         """p += sqrt(2·lr·T)·ξ on the weights of each member with T > 0, ξ from the member's own stream."""

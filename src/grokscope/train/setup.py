@@ -162,12 +162,19 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
     eval_data = EvalData(x_all, y_all, y_train, train_idx, torch.as_tensor(data.test_idx, device=device),
                          cfg.loss.name, tau)
     grid = eval_steps(cfg.eval, cfg.train.steps)
+    iv = Interventions(cfg, members, params, model.groups, device)
+    if any(mc.intervene.reinit_heads or mc.intervene.clip_norm for mc in members):
+        from .surgery import ScheduledSurgery
+
+        iv.surgery = ScheduledSurgery(members, [member_seed(mc, s, "reinit") for mc, s in zip(members, seeds)],
+                                      {sp.name: sp.std for sp in model.specs}, getattr(model.cfg, "n_heads", None),
+                                      [mc.intervene.init_scale for mc in members], iv.weights)
     return Setup(
         cfg=cfg, device=device, dtype=dtype, table=table, members=members, split_seeds=split_seeds,
         init_seeds=init_seeds, batch_seeds=[member_seed(mc, s, "batch") for mc, s in zip(members, seeds)],
         data=data, model=model, params=params,
         opt=Optimizer(cfg.optim, params, decay_set(cfg.optim.decay, model) & set(params)),
-        iv=Interventions(cfg, members, params, model.groups, device),
+        iv=iv,
         noise_gens=[torch.Generator(device=device).manual_seed(member_seed(mc, s, "langevin"))
                     for mc, s in zip(members, seeds)],
         lr=vec([mc.optim.lr for mc in members]), wd=vec([mc.optim.wd for mc in members]), tau=tau,
