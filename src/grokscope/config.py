@@ -325,6 +325,10 @@ def _did_you_mean(key: str, options: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+OPTIONAL_SECTIONS = {"clamp": ClampConfig, "rescale": RescaleConfig, "loss_rule": LossRule, "fork": ForkConfig,
+                     "reinit_heads": HeadReinitConfig, "clip_norm": NormClipConfig}
+
+
 def known_keys(data: dict) -> list[str]:
     """Every dotted key valid for this config's task and model (for suggestions)."""
     cfg = RunConfig.model_validate(data)
@@ -337,9 +341,8 @@ def known_keys(data: dict) -> list[str]:
             keys.append(key)
             if isinstance(value, BaseModel):
                 walk(value, key + ".")
-            elif value is None and name in ("clamp", "rescale", "loss_rule", "fork"):
-                sub = {"clamp": ClampConfig, "rescale": RescaleConfig, "loss_rule": LossRule, "fork": ForkConfig}[name]
-                keys.extend(f"{key}.{n}" for n in sub.model_fields)
+            elif value is None and name in OPTIONAL_SECTIONS:
+                keys.extend(f"{key}.{n}" for n in OPTIONAL_SECTIONS[name].model_fields)
 
     walk(cfg, "")
     return keys
