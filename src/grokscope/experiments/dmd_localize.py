@@ -226,7 +226,7 @@ class DmdLocalize(Experiment):
 
         p = ctx.params
         table = perturbation_table(ctx.stages["pool"], grok, p)
-        ratios, conc = [], []
+        ratios: list[float] = []
         for rows in table.values():
             res, dev = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
             if len(rows) < 3:

@@ -213,5 +213,5 @@ def sae_rows(p: dict[str, Any], nb: int) -> list[ClaimRow]:
                  within(0.5), note),
         ClaimRow("top decile of atoms by early purity: final purity over the uniform-random baseline",
                  PaperValue(12.3, src, "0.82 ± 0.03, 12.3× the uniform-random baseline"), _mean_est(ratios, nb),
-                 within(0.25), [f"final purity of the top decile: " + ", ".join(f"{v:.2f}" for v in tops)]),
+                 within(0.25), ["final purity of the top decile: " + ", ".join(f"{v:.2f}" for v in tops)]),
     ]

@@ -216,7 +216,8 @@ def regime_row(ctx: Context) -> ClaimRow:
             if only_a and m["values"].get("arm") != "A":
                 continue
             key = (str(m["run_id"]), int(m["member"]))
-            members.append((float(m["values"].get("optim.wd", m.get("wd") or p["wd"])), _final(accs.get(key)), _final(sims.get(key))))
+            lam = float(m["values"].get("optim.wd", m.get("wd") or p["wd"]))
+            members.append((lam, _final(accs.get(key)), _final(sims.get(key))))
     got = [classify_regime(lam, acc, s, lc, p["grok_threshold"]) for lam, acc, s in members]
     want = [expected_regime(lam, lc, 10.0) for lam, _, _ in members]
     ok = np.array([g == w for g, w in zip(got, want)], float)
