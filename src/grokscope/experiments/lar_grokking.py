@@ -82,7 +82,7 @@ class LarGrokking(Experiment):
     scales = {
         "quick": {"primes": [23, 31], "seeds": [0, 1], "frac": 0.5, "lr": 3e-3, "wd": 1.0, "steps": 4000,
                   "stop_on_grok": 2.0, "eval_points": 80, "grok_threshold": 0.95, "key_from": "unembed",
-                  "key_factor": 3.0, "model": {"d_model": 128, "n_heads": 4, "d_mlp": 512}},
+                  "key_factor": 3.0, "model": {"d_model": 64, "n_heads": 4, "d_mlp": 256}},
         "paper": {"primes": [59, 97, 113], "seeds": [0, 1, 2, 3, 4], "frac": 0.3, "lr": 1e-3, "wd": 1.0,
                   "steps": 40_000, "stop_on_grok": 2.0, "eval_points": 200, "grok_threshold": 0.95,
                   "key_from": "unembed", "key_factor": 3.0, "model": {"d_model": 128, "n_heads": 4, "d_mlp": 512}},
@@ -91,7 +91,7 @@ class LarGrokking(Experiment):
                       "model": {"d_model": 16, "n_heads": 4, "d_mlp": 32}}
     notes = {"quick": ["p ∈ {23, 31} × 2 seeds, 50% train, lr 3e-3, stopped at 2 × T_grok (≤ 4,000 steps); the "
                        "paper's task, model and hyper-parameters are not published (02 §7 [I]): Nanda's 1-layer "
-                       "transformer (d 128) with AdamW wd 1 is our reading"],
+                       "transformer (d 64; d 128 at --scale paper) with AdamW wd 1 is our reading"],
              "paper": ["the paper's grokking setup is not published: p ∈ {59, 97, 113} × 5 seeds is our choice"],
              "tiny": ["framework check: p = 11, d 16, 60 steps; not a test of the claims"]}
     stages = (Stage("runs", runs_spec, "primes × seeds at wd 1 with the lar probe"),)
