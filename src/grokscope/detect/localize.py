@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -96,8 +97,10 @@ def perturbation_deviation(setup: object, state: dict, horizon: int, eps: float,
     (generator ``seed``); the optimizer moments and the data order are the state's in both continuations."""
     from ..train.loop import load_state_dict, update
 
+    state = copy.deepcopy(state)  # a state taken from a live setup shares its tensors (``.cpu()`` of a CPU tensor)
+
     def run(perturb: bool) -> torch.Tensor:
-        t = load_state_dict(setup, state)
+        t = load_state_dict(setup, copy.deepcopy(state))  # the loop writes into what it loads (moments)
         P = setup.params  # type: ignore[attr-defined]
         if perturb:
             gen = torch.Generator().manual_seed(seed)

@@ -113,13 +113,13 @@ def direction_persistence(Z: Tensor, K: int = 200, beta_end: float = 3.0, iters:
 
 # -- trajectory shapes -----------------------------------------------------------------------------------------
 def classify_shape(steps: np.ndarray, log_ratio: np.ndarray, log_nc1: np.ndarray, min_drop: float = math.log(2),
-                   lag: float = 3.0, fold: float = 0.5) -> str:
+                   lag: float = 0.3, fold: float = 0.5, escape: float = 0.2) -> str:
     """The shape of a trajectory in the (log β/β_c, log NC1) plane [reconstructed heuristics, 02 §8]:
 
     - ``no arc``: log NC1 never falls by ``min_drop`` below its start (no clustering);
     - ``fold-back``: after its maximum, log β/β_c falls back by more than ``fold`` × its range (β_c(t) rising);
-    - ``delayed escape``: the half-way point of the NC1 fall comes ≥ ``lag`` × later (in steps) than the first step
-      at or above criticality (log β/β_c ≥ 0);
+    - ``delayed escape``: the escape (log NC1 has fallen by ``escape`` × its total fall) comes after the first step
+      at or above criticality (log β/β_c ≥ 0) by at least ``lag`` of the trajectory's span in log-steps;
     - ``full V``: the NC1 fall follows the crossing promptly;
     - ``forbidden``: NC1 falls without the trajectory ever reaching criticality (the shape the theory excludes)."""
     x, y, t = (np.asarray(a, float) for a in (log_ratio, log_nc1, steps))
@@ -132,9 +132,10 @@ def classify_shape(steps: np.ndarray, log_ratio: np.ndarray, log_nc1: np.ndarray
     cross = np.nonzero(x >= 0)[0]
     if cross.size == 0:
         return "forbidden"
-    half = np.nonzero(y <= y[0] - drop / 2)[0][0]
-    t_cross = max(t[cross[0]], 1.0)
-    return "delayed escape" if t[half] >= lag * t_cross else "full V"
+    lt = np.log(np.maximum(t, 1.0))
+    esc = np.nonzero(y <= y[0] - escape * drop)[0][0]
+    span_t = max(lt[-1] - lt[0], 1e-12)
+    return "delayed escape" if (lt[esc] - lt[cross[0]]) / span_t >= lag else "full V"
 
 
 # -- SAE lottery -------------------------------------------------------------------------------------------------
