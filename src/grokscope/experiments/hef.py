@@ -9,7 +9,9 @@ shape), which the member axis cannot hold (``task.frac`` is not a packable key),
 
 Per run (``grokscope.hef.measure``): t_peak of the smoothed ‖W‖ with a prominence rule, the lead T_grok − t_peak,
 the tanh kink of the test accuracy, the final test accuracy, the E_c candidates; per pair of seeds in a cell and per
-MLP × transformer pair: Jaccard of the key-frequency sets and linear CKA of the embeddings. Rows:
+MLP × transformer pair: Jaccard of the key-frequency sets and linear CKA of the embeddings. Every run logs the
+two-field probe with its trajectory sketch, so `grokscope analyze portrait RUN` draws any grid run (on its geometric
+eval grid). Rows:
 :mod:`grokscope.experiments.hef_rows`.
 """
 
@@ -26,7 +28,7 @@ def _base(ctx: Context) -> dict[str, Any]:
     p = ctx.params
     return {"task": {"p": p["p"]}, "train": {"steps": p["steps"], "stop_on_grok": p["stop_on_grok"]},
             "eval": {"points": p["eval_points"], "probes": ["accuracy", "norms", "two_field"],
-                     "probe_options": {"two_field": {"energy": True}}},
+                     "probe_options": {"two_field": {"energy": True, "sketch": 8}}},
             "checkpoint": {"count": 2}}
 
 
