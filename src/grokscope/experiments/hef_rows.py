@@ -206,7 +206,22 @@ def hef_rows(ctx: Context) -> list[ClaimRow]:
     kw = dict(window=p["peak_window"], prominence=p["peak_prominence"], fit_window=p["fit_window"])
     grid = curve_records(ctx.stages["grid"], **kw)
     arch = curve_records(ctx.stages["arch"], **kw)
+    write_runs(ctx, grid, arch)
+    from ..hef.figures import collapse_figure
+
+    collapse_figure(grid + arch, ctx.out / "figures" / "collapse.png")
     rows = grokking_rows(grid + arch, grid)
     rows += convergence_rows(ctx, grid, arch)
     rows += energy_rows(grid)
     return rows
+
+
+def write_runs(ctx: Context, grid: list[dict[str, Any]], arch: list[dict[str, Any]]) -> None:
+    """``<out>/runs.json``: one record per run (stage, cell values, T_mem, T_grok, t_peak, lead, t_c, w, final
+    accuracy, the E_c candidates), the per-run table behind the rows."""
+    from ..store.atomic import finite_json, write_json
+
+    recs = [{"stage": stage, **{k: v for k, v in r.items() if k != "curve"}}
+            for stage, rs in (("grid", grid), ("arch", arch)) for r in rs]
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    write_json(ctx.out / "runs.json", finite_json(recs))

@@ -115,7 +115,9 @@ class TwoField(Experiment):
         hit = _est(hits)
         grok_arm_ctrl = [r for r in ctrl if r["arm"] == "grok"]
         notes = [f"{len(grok)} grokking members, {len(ctrl)} non-grokking ({len(grok_arm_ctrl)} of them in the "
-                 f"grok arm); Σ̂ on {ctx.params['states']} k-means states, windows of {ctx.params['window']} evals"]
+                 f"grok arm); Σ̂ on {ctx.params['states']} k-means states, windows of {ctx.params['window']} evals",
+                 "distinct Σ̂(t) values per member (resolution; ties go to the earliest window): "
+                 + ", ".join(str(r["sigma_levels"]) for r in grok)]
         balance = [float(r["balance_step"] is not None and r["balance_step"] <= r["t_grok"]) for r in grok]
         return [
             ClaimRow("entropy production Σ̂(t) peaks inside the transition window (hit rate over grokking members)",

@@ -92,3 +92,31 @@ def grid_figure(portraits: list[dict[str, Any]], path: str | Path) -> Path:
     out = save_figure(fig, path)
     plt.close(fig)
     return out
+
+
+def collapse_figure(recs: list[dict[str, Any]], path: str | Path) -> Path:
+    """HEF across the grid: every grokked run's normalised accuracy against (t − t_c)/w over the tanh kink, and
+    the test-accuracy curves in units of T_grok with each run's t_peak marked."""
+    from ..report.figure_io import save_figure
+    from .kink import kink_profile, normalize_curve
+
+    plt = _plt()
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    for r in recs:
+        if r["t_grok"] is None or r["kink"] is None:
+            continue
+        steps, acc = (np.asarray(v, float) for v in r["curve"])
+        ax[0].plot((steps - r["kink"]["t_c"]) / r["kink"]["w"], normalize_curve(acc), lw=0.5, alpha=0.5)
+        ax[1].plot(steps / r["t_grok"], acc, lw=0.5, alpha=0.5)
+        if r["t_peak"] is not None:
+            ax[1].axvline(r["t_peak"] / r["t_grok"], color="k", lw=0.3, alpha=0.3)
+    x = np.linspace(-6, 6, 200)
+    ax[0].plot(x, kink_profile(x), "k--", lw=1.5, label="½(1 + tanh x)")
+    ax[0].set(xlim=(-6, 6), xlabel="(t − t_c) / w", ylabel="normalised test accuracy", title="tanh-kink collapse")
+    ax[0].legend(fontsize=8)
+    ax[1].set(xscale="log", xlabel="step / T_grok", ylabel="test accuracy",
+              title="grokked runs; grey lines: each run's norm peak t_peak / T_grok")
+    fig.tight_layout()
+    out = save_figure(fig, path)
+    plt.close(fig)
+    return out

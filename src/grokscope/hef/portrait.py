@@ -6,7 +6,9 @@ From the ``two_field`` probe's stored metrics (run with ``eval.probe_options.two
 - the **balance point**: the first evaluation after T_mem (or after the start, without T_mem) where
   ‖∇L‖ ≤ ‖λθ‖ (the weight-decay field at least as strong as the loss-gradient field); None if never;
 - the trajectory in the top ``k`` principal components of its sketch (``two_field/z*``), coarse-grained into
-  ``n_states`` k-means states; the global Σ̂ and the windowed Σ̂(t) of that chain (``hef.markov``); Σ̂'s peak step;
+  ``n_states`` k-means states; the global Σ̂ and the windowed Σ̂(t) of that chain (``hef.markov``); Σ̂'s peak step
+  (the earliest window of the maximum: a slow trajectory crosses few states per window, so Σ̂(t) takes few distinct
+  values, ``sigma_levels``, and ties are common);
 - the quasi-potential Φ̂ = −ln p̂ (KDE) on the first two components (``hef.landscape``);
 - the transition window: the 10-90% rise of the test accuracy from its tanh-kink fit (``hef.kink``), and whether
   Σ̂(t) peaks inside it (the window widened by half a Σ̂ window on each side), with the chance rate of that
@@ -60,6 +62,7 @@ def member_portrait(steps: np.ndarray, series: dict[str, np.ndarray], sketch: np
         "sigma_total": markov.entropy_production(states, n_states),
         "sigma_peak_step": float(sig_steps[np.nanargmax(sig)]) if len(sig) and np.isfinite(sig).any() else None,
         "sigma_max": float(np.nanmax(sig)) if len(sig) and np.isfinite(sig).any() else None,
+        "sigma_levels": int(len(np.unique(np.round(sig[np.isfinite(sig)], 12)))) if len(sig) else 0,
     }
     out.update(_fields_at(steps, series, t_grok))
     out.update(_transition(steps, series["test_acc"], sig_steps, sig, window) if t_grok is not None else
