@@ -67,8 +67,9 @@ class HEF(Experiment):
     paper = "paper 5 (Khanh 2026, arXiv:2606.07563) §5.2-5.3 (protocol reconstructed)"
     scales = {
         # 108 + 3 = 111 runs; measured CPU cost and the extrapolation to 2 hours: docs/hef.md
+        # fractions 0.4-0.6: at p = 43 a 0.3 fraction left 6 of 9 cells (seed 0) ungrokked after 6,000 steps
         "quick": {"p": 43, "lr": 1e-2, "init_scales": [0.7, 1.0, 1.4], "wds": [0.5, 1.0, 2.0],
-                  "fracs": [0.3, 0.4, 0.5], "seeds": 4, "steps": 6000, "stop_on_grok": 1.5, "eval_points": 200,
+                  "fracs": [0.4, 0.5, 0.6], "seeds": 4, "steps": 8000, "stop_on_grok": 1.5, "eval_points": 200,
                   "member_cap": 12, "arch_seeds": 3, "arch_lr": 3e-3, "key_factor": 3.0,
                   "transformer": {"d_model": 64, "d_mlp": 256}, "peak_window": 5, "peak_prominence": 0.05,
                   "fit_window": 3.0},
