@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,8 +12,6 @@ import torch
 from grokscope.hef import kink
 from grokscope.hef.portrait import balance_point, member_portrait
 from grokscope.probes.two_field import TwoField, cumulative_energy
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def test_cumulative_energy_is_exact_for_equal_updates_and_a_lower_bound_otherwise() -> None:
@@ -62,12 +59,26 @@ def test_portrait_finds_entropy_production_at_a_planted_transition() -> None:
     assert r["curves"]["phi"]["phi"].shape == (40, 40)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from grokscope.cli import main; main()", *args],
-                          capture_output=True, text=True, env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})
+def _cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    """``grokscope ARGS`` in this process: (exit code, stderr)."""
+    from grokscope.cli import main
+
+    old, sys.argv = sys.argv, ["grokscope", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    finally:
+        sys.argv = old
+    return code, capsys.readouterr().err
 
 
-def test_portrait_on_a_missing_run_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    res = _cli("analyze", "portrait", str(tmp_path / "nope"))
-    assert res.returncode == 2
-    assert res.stderr.strip().count("\n") == 0 and "no run directory" in res.stderr
+def test_portrait_on_a_missing_run_or_a_run_without_the_sketch_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, err = _cli(capsys, "analyze", "portrait", str(tmp_path / "nope"))
+    assert code == 2 and err.strip().count("\n") == 0 and "no run directory" in err
+    run = tmp_path / "not-a-run"
+    run.mkdir()
+    code, err = _cli(capsys, "analyze", "portrait", str(run))
+    assert code == 2 and err.strip().count("\n") == 0 and err.startswith("error:")
