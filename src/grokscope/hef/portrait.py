@@ -67,7 +67,12 @@ def member_portrait(steps: np.ndarray, series: dict[str, np.ndarray], sketch: np
     out.update(_fields_at(steps, series, t_grok))
     out.update(_transition(steps, series["test_acc"], sig_steps, sig, window) if t_grok is not None else
                {"transition": None, "sigma_peak_in_transition": None, "chance": None, "sigma_in_out_ratio": None})
-    phi = landscape.quasi_potential(coords[:, :2]) if len(coords) > 3 and coords.shape[1] >= 2 else None
+    phi = None
+    if len(coords) > 3 and coords.shape[1] >= 2:
+        try:
+            phi = landscape.quasi_potential(coords[:, :2])
+        except np.linalg.LinAlgError:  # a degenerate (e.g. frozen) trajectory has no 2-D density
+            phi = None
     out["curves"] = {"steps": steps, "coords": coords, "states": states, "sigma_steps": sig_steps, "sigma": sig,
                      "phi": phi, **series}
     return out
