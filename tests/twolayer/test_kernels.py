@@ -184,8 +184,8 @@ def test_fused_onehot_kernel_matches_autograd(act):
 
 @pytest.mark.parametrize("act", ["quadratic", "relu"])
 def test_blocked_onehot_kernel_equals_the_batched_form(act, monkeypatch):
-    """The cache-blocked form (several row blocks per member, K = 3 slots) gives the batched form's output exactly
-    and its gradients to rounding (dV is summed block by block)."""
+    """The cache-blocked form (several row blocks per member, K = 3 slots, C = 5 classes padded to 8) gives the
+    batched form's output and gradients to rounding (other matmul kernels; dV summed block by block)."""
     from grokscope.models import onehot_kernel as ok
 
     g = torch.Generator().manual_seed(1)
@@ -205,8 +205,7 @@ def test_blocked_onehot_kernel_equals_the_batched_form(act, monkeypatch):
     monkeypatch.setattr(ok, "BLOCK_ELEMS", 5 * H)  # 5-row blocks: 5 blocks of the 23 rows
     assert len(ok._blocks(B, H)) == 5
     blocked = run()
-    assert torch.equal(batched[0], blocked[0])
-    for a, b in zip(batched[1:], blocked[1:]):
+    for a, b in zip(batched, blocked):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
