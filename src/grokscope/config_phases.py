@@ -41,7 +41,7 @@ class PhaseConfig(_Section):
                              "else phase<i>")
     task: dict[str, Any] = Field(default_factory=dict, description="task fields changed from the base task "
                                  "(e.g. {op = \"mul\"}); the same p/vocabulary/classes/positions are required")
-    optim: PhaseOptim = Field(default_factory=PhaseOptim)
+    optim: PhaseOptim = Field(default_factory=PhaseOptim, description="optimiser values from the phase on")
     replay: ReplayConfig | None = Field(None, description="replay an earlier phase's training data")
 
 

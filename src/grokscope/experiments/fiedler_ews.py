@@ -94,10 +94,10 @@ class FiedlerEWS(Experiment):
         "paper": {**_SHARED, "detect_steps": 50_000, "fork_step": 25_000, "detect_every": 1, "switch_steps": 10_000,
                   "switch_every": 1, "surrogates": 200},
         # grokking here comes at ~13k steps (paper: 21,151); E1 stops at 15k and the fine-tune branches from there
-        "quick": {**_SHARED, "detect_steps": 15_000, "fork_step": 15_000, "detect_every": 10, "switch_steps": 2_000,
+        "quick": {**_SHARED, "detect_steps": 15_000, "fork_step": 15_000, "detect_every": 20, "switch_steps": 2_000,
                   "switch_every": 5, "surrogates": 100},
-        "tiny": {**_SHARED, "p": 23, "hidden": 32, "batch": 128, "lr": 1e-2, "detect_steps": 600, "fork_step": 600,
-                 "detect_every": 10, "switch_steps": 150, "switch_every": 5, "surrogates": 20},
+        "tiny": {**_SHARED, "p": 23, "hidden": 32, "batch": 128, "lr": 1e-2, "detect_steps": 300, "fork_step": 300,
+                 "detect_every": 10, "switch_steps": 60, "switch_every": 5, "surrogates": 20},
     }
     _common = ["E4 (compounding, multi-head MLP) and E5 (curriculum transformer) are not run at any scale",
                "batches are epoch permutations of the training set (the paper samples 512 with replacement); "
@@ -108,8 +108,8 @@ class FiedlerEWS(Experiment):
                "λ₂ rates are (λ₂ at a phase's end − at its start) / its length [reconstructed from the paper's "
                "numbers: (35.84 − 4.03)/25,000 = 0.00127]; the naive AR1 uses growing windows until 200 steps "
                "of λ₂ exist (for the step-0..99 baseline)"]
-    notes = {"quick": ["λ₂ every 10 steps in E1 and every 5 in the fine-tune (paper: every step), so the naive "
-                       "AR1 window of 200 steps holds 20 points", "E1 stops at 15,000 steps and the fine-tune "
+    notes = {"quick": ["λ₂ every 20 steps in E1 and every 5 in the fine-tune (paper: every step), so the naive "
+                       "AR1 window of 200 steps holds 10 points", "E1 stops at 15,000 steps and the fine-tune "
                        "branches there (paper: 50,000 and 25,000); the fine-tune lasts 2,000 steps (paper: "
                        "10,000), so its λ₂ rate and final accuracies are over a shorter phase", *_common],
              "paper": _common,
