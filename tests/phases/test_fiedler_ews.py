@@ -64,7 +64,7 @@ def test_tiny_scale_end_to_end(tmp_path: Path) -> None:
     """The whole framework in ~10 s of training, but three process starts: over the default suite's budget."""
     exp = load_all().get("fiedler-ews")
     rows = run_experiment(exp, "tiny", tmp_path, workers=1).to_json()["rows"]
-    assert all(r["verdict"] in VERDICTS for r in rows) and len(rows) == 15
+    assert all(r["verdict"] in VERDICTS for r in rows) and len(rows) == 16
     text = json.dumps(rows).lower()
     assert "detrend" in text and "steer" in text
     runs = sorted((tmp_path / "fiedler-ews" / "switch" / "runs").iterdir())
