@@ -12,6 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+PHASES_DOC = "task, optimiser and replay switches: [[phases]] tables (at, name, task, optim, replay)"
+ON_ALARM_DOC = ("closed-loop rules: [[intervene.on_alarm]] tables (name, metric or alarm, stat, window, op, threshold, "
+                "hold, from_step, after, once, refractory, actions)")
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
