@@ -16,6 +16,7 @@ run resumes with the rules where they were.
 
 from __future__ import annotations
 
+import bisect
 import operator
 from typing import Any
 
@@ -42,7 +43,7 @@ class Rules:
     """The rules of one run, with per-member state."""
 
     def __init__(self, rules: list[OnAlarmRule], M: int, groups: dict[str, list[str]],
-                 phase_names: list[str] | None) -> None:
+                 phase_names: list[str] | None, minibatch: bool = True) -> None:
         for r in rules:
             for i, a in enumerate(r.actions):
                 where = f"intervene.on_alarm[{r.name}].actions[{i}]"
@@ -53,21 +54,25 @@ class Rules:
                 if a.action == "set_replay" and (phase_names is None or args["source"] not in phase_names):
                     raise ValueError(f"{where}: set_replay source {args['source']!r} is not a phase of this run "
                                      f"(phases: {phase_names or 'none: add [[phases]]'})")
+                if a.action == "set_replay" and not (0 <= float(args["fraction"]) < 1 and minibatch):
+                    raise ValueError(f"{where}: set_replay needs a fraction in [0, 1) and a minibatch "
+                                     "(train.batch_size)")
                 if a.action == "scale_lr" and not float(args["factor"]) > 0:
                     raise ValueError(f"{where}: scale_lr factor must be > 0")
         self.rules, self.M = rules, M
         self.streak = {r.name: [0] * M for r in rules}
         self.firings: dict[str, list[list[dict[str, Any]]]] = {r.name: [[] for _ in range(M)] for r in rules}
 
-    def statistic(self, r: OnAlarmRule, m: int, t: int, steps: np.ndarray, history: Any,
+    def statistic(self, r: OnAlarmRule, m: int, t: int, steps: list[int], history: Any,
                   alarms: dict[str, list[Any]]) -> float:
         if r.alarm is not None:
             a = (alarms.get(r.alarm) or [None] * self.M)[m]
             return 1.0 if a is not None and a <= t else 0.0
-        col = history(r.metric)[:, m]
+        col = history(r.metric)
         if r.stat == "value":
-            return float(col[-1]) if len(col) else float("nan")
-        slope = window_slope(steps, col, t, r.window, r.from_step)
+            return float(col[-1, m]) if len(col) else float("nan")
+        i0 = bisect.bisect_right(steps, t - r.window)  # only the window's evaluations: O(window) per eval
+        slope = window_slope(np.asarray(steps[i0:]), col[i0:, m], t, r.window, r.from_step)
         return abs(slope) if r.stat == "abs_slope" else slope
 
     def holds(self, r: OnAlarmRule, x: float) -> bool:
@@ -79,13 +84,12 @@ class Rules:
                 active: list[bool]) -> list[dict[str, Any]]:
         """Update every rule at the evaluation at step t; apply and return the firings (one dict each)."""
         fired: list[dict[str, Any]] = []
-        st = np.asarray(steps)
         for r in self.rules:
             for m in range(self.M):
                 if not active[m] or t < r.from_step or not self._armed(r, m, t):
                     self.streak[r.name][m] = 0
                     continue
-                x = self.statistic(r, m, t, st, history, alarms)
+                x = self.statistic(r, m, t, steps, history, alarms)
                 self.streak[r.name][m] = self.streak[r.name][m] + 1 if self.holds(r, x) else 0
                 if self.streak[r.name][m] < r.hold:
                     continue

@@ -191,7 +191,8 @@ def attach_control(s: Setup) -> None:
     s.phases = Phases(s.cfg, s) if s.cfg.phases else None
     if s.cfg.intervene.on_alarm:
         s.controls = Controls(s.M, s.model.groups, s.device)
-        s.rules = Rules(s.cfg.intervene.on_alarm, s.M, s.model.groups, s.phases.names if s.phases else None)
+        s.rules = Rules(s.cfg.intervene.on_alarm, s.M, s.model.groups, s.phases.names if s.phases else None,
+                        minibatch=s.cfg.train.batch_size is not None)
 
 
 def check_regression(cfg: RunConfig, members: list[RunConfig]) -> None:
