@@ -426,7 +426,10 @@ def _train(rd: RunDir, setup: Any, on_eval: Any, start: int, rec: Any) -> Run:
         elapsed = time.monotonic() - t0
         _keep_final_state(rd, setup, last)
         rd.compact()
-        rd.write_json("events.json", rec.events_json(setup.table, setup.cfg.eval, setup.probes.events()))
+        rd.write_json("events.json", rec.events_json(setup.table, setup.cfg.eval, {
+            **setup.probes.events(), **(setup.rules.events() if setup.rules is not None else {})}))
+        if setup.rules is not None:  # every firing of a closed-loop rule: step, member, reason, actions
+            rd.write_json("firings.json", setup.rules.all_firings())
         meta = rd.read_json("meta.json")
         label_free = {**meta.get("label_free", {}), **setup.probes.label_free}
         rd.update_meta(status="complete", steps_done=last, train_seconds=round(meta.get("train_seconds", 0) + elapsed, 3),

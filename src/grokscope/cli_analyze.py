@@ -13,7 +13,8 @@ import typer
 analyze_app = typer.Typer(no_args_is_help=True, help="analyses of a stored run (see each subcommand)")
 
 # one module per analysis family; a module that does not exist (yet) is skipped
-ANALYSES: tuple[str, ...] = ("cli_analyze_probes", "cli_analyze_ews", "cli_analyze_mech", "cli_analyze_barrier")
+ANALYSES: tuple[str, ...] = ("cli_analyze_probes", "cli_analyze_ews", "cli_analyze_mech", "cli_analyze_barrier",
+                             "cli_analyze_portrait")
 
 
 def register_modules(app: typer.Typer, names: tuple[str, ...]) -> None:

@@ -14,10 +14,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .config_phases import ON_ALARM_DOC, PHASES_DOC, OnAlarmRule, PhaseConfig, check_phases, hash_view, phase_tasks
 from .config_strict import non_finite, type_mismatch
-from .config_surgery import HeadReinitConfig, NormClipConfig, omit_unset
+from .config_surgery import HeadReinitConfig, NormClipConfig
 from .config_text import MAX_NESTING, MAX_TEXT, _yaml_loader, check_bounded, read_file  # noqa: F401  (re-exported)
 from .errors import UserError
 from .models import MODEL_CONFIGS
@@ -168,10 +169,7 @@ class InterveneConfig(Section):
     langevin_T: float = Field(0.0, ge=0.0, description="Langevin temperature: add sqrt(2·lr·T)·ξ to the weights each step")
     reinit_heads: HeadReinitConfig | None = Field(None, description="re-initialise attention heads after a step")
     clip_norm: NormClipConfig | None = Field(None, description="rescale the weights to a (matched) norm after a step")
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: Any) -> Any:
-        return omit_unset(handler(self))  # unset surgery fields stay out of the dump: old run ids unchanged
+    on_alarm: list[OnAlarmRule] = Field(default_factory=list, description=ON_ALARM_DOC)
 
     @model_validator(mode="after")
     def _check(self) -> InterveneConfig:
@@ -242,6 +240,7 @@ class RunConfig(Section):
     intervene: InterveneConfig = Field(default_factory=InterveneConfig)
     members: MembersConfig = Field(default_factory=MembersConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    phases: list[PhaseConfig] = Field(default_factory=list, description=PHASES_DOC)
 
     @field_validator("name")
     @classmethod
@@ -264,6 +263,9 @@ class RunConfig(Section):
         for key, values in self.members.vary.items():
             for v in values:  # each per-member value must be valid where it lands
                 member_config(self, {key: v})
+        check_phases(self.phases, self.intervene.on_alarm, self.train.steps)
+        for _, task in phase_tasks(self.task.model_dump(mode="json"), self.phases)[1:]:
+            type(self).model_validate({"task": task})  # each phase's task is a valid task config
         return self
 
     # -- derived ---------------------------------------------------------------------------------------------
@@ -272,7 +274,7 @@ class RunConfig(Section):
         return member_rows(self.members.seeds, self.members.vary)
 
     def run_id(self) -> str:
-        return stable_hash(self.model_dump(mode="json"))[:12]
+        return stable_hash(hash_view(self.model_dump(mode="json")))[:12]
 
 
 def member_rows(seeds: int | list[int], vary: dict[str, list[Any]]) -> list[dict[str, Any]]:

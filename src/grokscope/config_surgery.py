@@ -5,8 +5,6 @@ Kept out of ``config.py`` (its size limit); the kernels are ``grokscope.train.su
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -39,16 +37,3 @@ class NormClipConfig(Section):
             raise ValueError("intervene.clip_norm needs exactly one of target, match_heads")
         return self
 
-
-# defaulted fields left out of a config's dump (and so of its run id) while unset: runs written before they
-# existed keep their ids
-OMIT_IF_NONE = ("reinit_heads", "clip_norm")
-
-
-def omit_unset(data: Any) -> Any:
-    """``intervene``'s dump without the surgery fields that are None."""
-    if isinstance(data, dict):
-        for key in OMIT_IF_NONE:
-            if key in data and data[key] is None:
-                del data[key]
-    return data

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from grokscope.config import RunConfig
+from grokscope.config_phases import hash_view
 from grokscope.train import surgery
 from grokscope.train.interventions import member_sq_norm
 from grokscope.train.setup import build
@@ -84,4 +85,5 @@ def test_scheduled_arms_share_the_draw_and_the_clip_matches_the_reinit():
         else:
             assert changed == set(ws)
     assert norms["clip"] == pytest.approx(norms["reinit"], rel=1e-6)
-    assert "reinit_heads" not in RunConfig().model_dump()["intervene"]  # unset: out of the dump (run ids kept)
+    view = hash_view(RunConfig().model_dump(mode="json"))["intervene"]
+    assert "reinit_heads" not in view and "clip_norm" not in view  # unset: out of the run id's hash

@@ -182,6 +182,33 @@ def test_fused_onehot_kernel_matches_autograd(act):
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("act", ["quadratic", "relu"])
+def test_blocked_onehot_kernel_equals_the_batched_form(act, monkeypatch):
+    """The cache-blocked form (several row blocks per member, K = 3 slots, C = 5 classes padded to 8) gives the
+    batched form's output and gradients to rounding (other matmul kernels; dV summed block by block)."""
+    from grokscope.models import onehot_kernel as ok
+
+    g = torch.Generator().manual_seed(1)
+    M, V, H, C, B = 3, 4, 8, 5, 23
+    W = torch.randn(M, 3 * V, H, generator=g, dtype=D)
+    U = torch.randn(M, H, C, generator=g, dtype=D)
+    idx = torch.stack([k * V + torch.randint(0, V, (1, B), generator=g) for k in range(3)], -1)
+    w = torch.randn(M, B, C, generator=g, dtype=D)
+
+    def run():
+        Wg, Ug = W.clone().requires_grad_(), U.clone().requires_grad_()
+        out = onehot_two_layer(Wg, Ug, idx, act)
+        return (out, *torch.autograd.grad((out * w).sum(), [Wg, Ug]))
+
+    batched = run()
+    monkeypatch.setattr(ok, "BLOCK_ABOVE", 0)
+    monkeypatch.setattr(ok, "BLOCK_ELEMS", 5 * H)  # 5-row blocks: 5 blocks of the 23 rows
+    assert len(ok._blocks(B, H)) == 5
+    blocked = run()
+    for a, b in zip(batched, blocked):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_checkpoint_at_steps_snap_to_the_grid():
     grid = np.arange(0, 401, 5)
     assert checkpoint_steps(CheckpointConfig(count=0, at=[50, 100, 176, 900]), grid) == {50, 100, 175, 400}

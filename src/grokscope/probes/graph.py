@@ -8,6 +8,7 @@ L = D − A (unnormalised combinatorial Laplacian); the Fiedler value λ₂ is i
 - ``graph/fiedler_norm``: λ₂ of the normalised Laplacian I − D^{-1/2} A D^{-1/2} (scale-free);
 - ``graph/fiedler_deg``: λ₂(D − A) / mean degree, a degree-scaled norm control (weight decay shrinks every |w|,
   which shrinks λ₂ in proportion; this variant removes that overall scale).
+Probes: ``graph`` writes all three; ``fiedler`` only the first and the last (one eigen-decomposition).
 """
 
 from __future__ import annotations
@@ -63,3 +64,12 @@ def _unsupported(roles) -> str | None:
 def graph(ctx: EvalContext) -> dict[str, Tensor]:
     stats = graph_stats([ctx.params[n] for n in ctx.roles.layers])
     return {f"graph/{k}": v for k, v in stats.items()}
+
+
+@probe("fiedler", uses_labels=False, cost="heavy", unsupported=_unsupported)
+def fiedler(ctx: EvalContext) -> dict[str, Tensor]:
+    """``graph/fiedler`` and ``graph/fiedler_deg`` only: one eigen-decomposition per member instead of two (the
+    normalised Laplacian's is skipped), for runs that measure λ₂ at a fine cadence (papers/03 §11)."""
+    A = chain_adjacency([ctx.params[n] for n in ctx.roles.layers])
+    lam2 = fiedler_value(laplacian(A))
+    return {"graph/fiedler": lam2, "graph/fiedler_deg": lam2 / A.sum(-1).mean(-1)}

@@ -26,7 +26,8 @@ class ModularTask(BaseModel):
     op: Literal["add", "sub", "mul", "div", "x2xyy2"] = Field("add", description="add, sub, mul, div (b≠0), x2xyy2 = a²+ab+b²")
     p: int = Field(97, description="modulus; must be prime for div and for zero-excluded mul")
     frac: float = Field(0.3, description="fraction of all pairs used for training, in (0, 1)")
-    layout: Literal["ab=", "aopb="] = Field("ab=", description="tokens [a, b, =] or [a, op, b, =]")
+    layout: Literal["ab=", "aopb=", "ab"] = Field("ab=", description="tokens [a, b, =], [a, op, b, =], or [a, b] "
+                                                   "(vocabulary p: a one-hot MLP then reads 2p inputs, papers/03 §11)")
     exclude_zero: bool = Field(False, description="operands range over 1..p-1 (the multiplicative group)")
     split_seed: int | None = Field(None, description="fixed split for every member; None = one split per member seed")
 
@@ -72,6 +73,9 @@ def build(cfg: ModularTask, seeds: list[int]) -> TaskData:
     if cfg.layout == "ab=":
         x = np.stack([a, b, np.full_like(a, eq)], axis=1)
         positions, vocab, names = (0, 1), p + 1, {eq: "="}
+    elif cfg.layout == "ab":  # no '=' token: the vocabulary is the p residues (papers/03 §11's 194-input MLP)
+        x = np.stack([a, b], axis=1)
+        positions, vocab, names = (0, 1), p, {}
     else:
         x = np.stack([a, np.full_like(a, op_tok), b, np.full_like(a, eq)], axis=1)
         positions, vocab, names = (0, 2), p + 2, {eq: "=", op_tok: cfg.op}

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..probes.evaluate import evaluate
+from .actions import restore_frozen
 from .losses import per_example
 from .optim import lr_at
 from .recorder import Recorder
@@ -35,16 +36,24 @@ def loss_fn(s: Setup, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
 
 def update(s: Setup, t: int, active: torch.Tensor | None = None) -> None:
     """Update number t+1 (t updates done). ``active`` [M] bool: stopped members get lr 0 and no interventions."""
-    xb, yb = s.batch(t)
+    xb, yb = s.phases.batch(s, t) if s.phases is not None else s.batch(t)
     names = list(s.params)
     grads = dict(zip(names, torch.autograd.grad(loss_fn(s, xb, yb), [s.params[n] for n in names])))
     lr = lr_at(s.lr, t, s.cfg.optim.warmup_steps)
     if active is not None:
         lr = lr * active.to(lr.dtype)
+    frozen: dict[str, torch.Tensor] = {}
+    if s.controls is not None:  # what closed-loop rules set (train/actions.py)
+        factor = s.controls.lr_factor(lr)
+        lr = lr if factor is None else lr * factor
+        frozen = s.controls.frozen_masks()
+    kept = {n: s.params[n].detach().clone() for n in frozen}
     hooks = s.probes.step_hooks
     before = {n: p.detach().clone() for n, p in s.params.items()} if hooks else None
     s.opt.step(s.params, grads, lr, s.wd * s.iv.wd_mask(t).to(s.dtype))
     s.iv.after_step(t + 1, lr, s.noise_gens, active)
+    if frozen:
+        restore_frozen(s.params, kept, frozen)
     if before is not None:
         delta = {n: s.params[n].detach() - before[n] for n in names}
         for hook in hooks:
@@ -89,9 +98,15 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
     t = start
     while True:
         if t in grid and (not rec.steps or rec.steps[-1] < t):
+            if s.phases is not None:
+                s.phases.ensure(s, t, for_update=False)
             values = measure(s, rec, t)
+            if s.phases is not None:
+                values.update(s.phases.metrics(s, values))
             rec.record(t, values, active)
             s.iv.on_eval(t, torch.tensor(rec.array("train/acc")[-1]), s.cfg.eval.mem_threshold)
+            if s.rules is not None:
+                s.rules.on_eval(s, t, rec.steps, rec.array, s.probes.events(), active)
             if on_eval:
                 on_eval(t, values)
             active = [a and not x for a, x in zip(active, stopped(s, rec))]
@@ -104,6 +119,8 @@ def train(s: Setup, rec: Recorder, start: int = 0, on_eval: OnEval | None = None
             done = t in grid and (t >= steps or not any(active))  # resumed exactly at the end
         if done:
             return t
+        if s.phases is not None:
+            s.phases.ensure(s, t, for_update=True)
         update(s, t, mask)
         t += 1
 
@@ -122,7 +139,13 @@ def state_dict(s: Setup, t: int) -> dict[str, Any]:
     """Everything the loop needs to continue bit-identically from step t (tensors on the CPU)."""
     return {"step": t, "params": weights(s),
             "opt": s.opt.state_dict(), "iv": s.iv.state_dict(), "probes": s.probes.state_dict(),
-            "noise_rng": [g.get_state() for g in s.noise_gens]}
+            "noise_rng": [g.get_state() for g in s.noise_gens], **control_state(s)}
+
+
+def control_state(s: Setup) -> dict[str, Any]:
+    """Phase, rule and control state: keys only for runs that have them (other states are unchanged)."""
+    parts = {"phases": s.phases, "rules": s.rules, "controls": s.controls}
+    return {k: v.state_dict() for k, v in parts.items() if v is not None}
 
 
 def load_state_dict(s: Setup, sd: dict[str, Any]) -> int:
@@ -133,4 +156,9 @@ def load_state_dict(s: Setup, sd: dict[str, Any]) -> int:
     s.probes.load_state_dict(sd.get("probes", {}))
     for g, state in zip(s.noise_gens, sd["noise_rng"]):
         g.set_state(state)
+    if s.phases is not None and "phases" in sd:
+        s.phases.load_state_dict(s, sd["phases"])
+    for key in ("rules", "controls"):
+        if getattr(s, key) is not None and key in sd:
+            getattr(s, key).load_state_dict(sd[key])
     return int(sd["step"])

@@ -67,6 +67,9 @@ class Setup:
     ckpt_steps: set[int]
     probes: ProbeSet
     task_info: dict[str, Any] = field(default_factory=dict)
+    phases: Any = None  # train.phases.Phases when the config has [[phases]]
+    rules: Any = None  # train.rules.Rules when it has [[intervene.on_alarm]] rules
+    controls: Any = None  # train.actions.Controls (what rule actions set), with rules
     _epoch: tuple[int, Tensor] | None = None
 
     @property
@@ -169,7 +172,7 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
         iv.surgery = ScheduledSurgery(members, [member_seed(mc, s, "reinit") for mc, s in zip(members, seeds)],
                                       {sp.name: sp.std for sp in model.specs}, getattr(model.cfg, "n_heads", None),
                                       [mc.intervene.init_scale for mc in members], iv.weights)
-    return Setup(
+    s = Setup(
         cfg=cfg, device=device, dtype=dtype, table=table, members=members, split_seeds=split_seeds,
         init_seeds=init_seeds, batch_seeds=[member_seed(mc, s, "batch") for mc, s in zip(members, seeds)],
         data=data, model=model, params=params,
@@ -181,6 +184,22 @@ def build(cfg: RunConfig, device: torch.device) -> Setup:
         eval_data=eval_data, x_train=x_train, grid=grid, ckpt_steps=checkpoint_steps(cfg.checkpoint, grid),
         probes=probes, task_info=task_info(cfg, data),
     )
+    if cfg.phases or cfg.intervene.on_alarm:
+        attach_control(s)
+    return s
+
+
+def attach_control(s: Setup) -> None:
+    """Phases, closed-loop rules and the controls their actions set (only for configs that use them)."""
+    from .actions import Controls
+    from .phases import Phases
+    from .rules import Rules
+
+    s.phases = Phases(s.cfg, s) if s.cfg.phases else None
+    if s.cfg.intervene.on_alarm:
+        s.controls = Controls(s.M, s.model.groups, s.device)
+        s.rules = Rules(s.cfg.intervene.on_alarm, s.M, s.model.groups, s.phases.names if s.phases else None,
+                        minibatch=s.cfg.train.batch_size is not None)
 
 
 def check_regression(cfg: RunConfig, members: list[RunConfig]) -> None:
