@@ -87,3 +87,35 @@ def test_scheduled_arms_share_the_draw_and_the_clip_matches_the_reinit():
     assert norms["clip"] == pytest.approx(norms["reinit"], rel=1e-6)
     view = hash_view(RunConfig().model_dump(mode="json"))["intervene"]
     assert "reinit_heads" not in view and "clip_norm" not in view  # unset: out of the run id's hash
+
+
+def test_rule_actions_reinit_and_matched_clip_share_the_draw():
+    """The on-alarm actions ``reinit_heads`` / ``clip_norm`` (train/actions.py) call the same kernels: only the
+    chosen heads change, and a matched clip at the same draw count hits the re-initialised norm."""
+    from grokscope.train.actions import ACTIONS
+
+    rule = {"name": "r", "metric": "train/loss", "op": "<", "threshold": 0.0,
+            "actions": [{"action": "reinit_heads", "heads": [1]}]}
+    cfg = {"task": {"name": "modular", "p": 11, "frac": 0.5}, "members": {"seeds": 2},
+           "model": {"name": "transformer", "d_model": 16, "n_heads": 4, "d_mlp": 32}, "train": {"steps": 3},
+           "intervene": {"on_alarm": [rule]}}
+    norms = {}
+    for arm in ("reinit", "clip"):
+        s = build(RunConfig.model_validate(cfg), torch.device("cpu"))
+        w0 = {k: v.detach().clone() for k, v in s.params.items()}
+        if arm == "reinit":
+            text = ACTIONS["reinit_heads"](s, 1, heads=[1])
+            changed = {k for k in w0 if not torch.equal(w0[k][1], s.params[k][1].detach())}
+            assert changed == {"blocks.0.attn.W_Q", "blocks.0.attn.W_K", "blocks.0.attn.W_V", "blocks.0.attn.W_O"}
+            assert "heads [1]" in text
+        else:
+            ACTIONS["clip_norm"](s, 1, match_heads=[1])
+        assert all(torch.equal(w0[k][0], s.params[k][0].detach()) for k in w0)  # member 0 untouched
+        assert s.controls.draws.tolist() == [0, 1]
+        norms[arm] = float(member_sq_norm(s.params, s.iv.weights).sqrt()[1].detach())
+    assert norms["clip"] == pytest.approx(norms["reinit"], rel=1e-6)
+    ACTIONS["clip_norm"](s, 0, factor=0.5)
+    assert float(member_sq_norm(s.params, s.iv.weights).sqrt()[0]) == pytest.approx(
+        0.5 * float(member_sq_norm(w0, s.iv.weights).sqrt()[0]), rel=1e-6)
+    with pytest.raises(ValueError, match="exactly one"):
+        ACTIONS["clip_norm"](s, 0, target=1.0, factor=2.0)

@@ -9,7 +9,16 @@ Built in (papers/03 §11 E3's controller: halve the lr, add replay of the old ta
 - ``set_replay(fraction, source)``: the member's batches replay ``fraction`` of phase ``source``'s training data
   (needs ``[[phases]]`` and a minibatch, see ``train/phases.py``);
 - ``freeze_group(group)``: the member's parameters of a model group (``hidden``, ``unembed``, ...) stop changing
-  (restored bit for bit after each optimizer step: no update, no decay; Adam moments keep running).
+  (restored bit for bit after each optimizer step: no update, no decay; Adam moments keep running);
+- ``reinit_heads(heads, layer=0)``: re-draw the member's chosen attention heads from the model's init
+  (``train/surgery.py``; papers/02 §9's intervention B, here triggered by a rule instead of at a fixed step);
+- ``clip_norm(target= | factor= | match_heads=, layer=0)``: one scalar rescales the member's weight matrices so
+  that ‖W‖ equals ``target``, or ``factor`` × its current value, or the norm a ``reinit_heads(match_heads)`` with
+  the same draw would give (02 §9's matched clipping, C).
+
+The surgery actions draw member m's n-th firing from ``Generator().manual_seed(init_seed_m · 1,000,003 + n)`` (n is
+counted per member and saved in the resume state), so a re-init and a matched clip that fire at the same count
+share the draw, and a resumed run draws what the uninterrupted one did.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ class Controls:
         self.M, self.groups, self.device = M, groups, device
         self.lr_scale = np.ones(M)
         self.frozen: dict[str, np.ndarray] = {}  # group -> bool [M]
+        self.draws = np.zeros(M, dtype=np.int64)  # surgery draws so far, per member (seeds the next one)
         self._lr_dev: Tensor | None = None
         self._frozen_dev: dict[str, Tensor] = {}
 
@@ -77,11 +87,13 @@ class Controls:
         self._lr_dev, self._frozen_dev = None, {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"lr_scale": self.lr_scale.tolist(), "frozen": {g: m.tolist() for g, m in self.frozen.items()}}
+        return {"lr_scale": self.lr_scale.tolist(), "frozen": {g: m.tolist() for g, m in self.frozen.items()},
+                "draws": self.draws.tolist()}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
         self.lr_scale = np.array(sd["lr_scale"], dtype=float)
         self.frozen = {g: np.array(m, dtype=bool) for g, m in sd["frozen"].items()}
+        self.draws = np.array(sd.get("draws", [0] * self.M), dtype=np.int64)
         self.changed()
 
 
@@ -119,3 +131,47 @@ def freeze_group(s: Any, m: int, group: str) -> str:
     c.frozen.setdefault(group, np.zeros(c.M, dtype=bool))[m] = True
     c.changed()
     return f"froze {group}"
+
+
+def _surgery_args(s: Any, m: int) -> tuple[dict[str, float], int, list[torch.Generator], list[float]]:
+    n_heads = getattr(s.model.cfg, "n_heads", None)
+    if n_heads is None:
+        raise ValueError(f"the {s.cfg.model.name!r} model has no attention heads to re-initialise")
+    seed = int(s.init_seeds[m]) * 1_000_003 + int(s.controls.draws[m])
+    return ({sp.name: sp.std for sp in s.model.specs}, n_heads, [torch.Generator().manual_seed(seed)],
+            [s.members[m].intervene.init_scale])
+
+
+@register_action("reinit_heads")
+def reinit_heads(s: Any, m: int, heads: list[int], layer: int = 0) -> str:
+    from .surgery import reinit_heads as kernel
+
+    stds, n_heads, gens, scale = _surgery_args(s, m)
+    kernel(s.params, stds, layer, heads, n_heads, [m], gens, scale)
+    s.controls.draws[m] += 1
+    return f"re-initialised heads {list(heads)} of layer {layer}"
+
+
+@register_action("clip_norm")
+def clip_norm(s: Any, m: int, target: float | None = None, factor: float | None = None,
+              match_heads: list[int] | None = None, layer: int = 0) -> str:
+    from .surgery import clip_to_norm, norm_after_reinit
+
+    if sum(x is not None for x in (target, factor, match_heads)) != 1:
+        raise ValueError("clip_norm: give exactly one of target, factor, match_heads")
+    names = s.iv.weights
+    goal = torch.full((s.M,), float("nan"), dtype=torch.float64)
+    if match_heads is not None:
+        stds, n_heads, gens, scale = _surgery_args(s, m)
+        goal[m] = norm_after_reinit(s.params, names, stds, layer, match_heads, n_heads, [m], gens, scale)[m].cpu()
+        s.controls.draws[m] += 1
+    elif factor is not None:
+        from .interventions import member_sq_norm
+
+        goal[m] = float(member_sq_norm(s.params, names)[m].detach().sqrt()) * factor
+    else:
+        goal[m] = target
+    if not goal[m] > 0:
+        raise ValueError(f"clip_norm: the target norm must be > 0, got {float(goal[m])}")
+    clip_to_norm(s.params, names, goal.to(next(iter(s.params.values())).device))
+    return f"‖W‖ clipped to {float(goal[m]):.4g}"
