@@ -16,7 +16,7 @@ from typing import Any
 
 from .protocol import Member, question_step
 
-LLC_SETTINGS = {"eps": 1e-4, "gamma": 100.0, "chains": 2, "draws": 40, "burn_in": 10, "seed": 0}
+LLC_SETTINGS = {"eps": 1e-4, "gamma": 100.0, "chains": 2, "draws": 20, "burn_in": 5, "seed": 0}
 ALPHA_SETTINGS = {"tail": 0.5, "min_eigs": 8}
 
 
