@@ -116,3 +116,42 @@ def test_auroc_ci_and_mape() -> None:
     assert lo <= a <= hi
     m = SC.mape([110, 90, np.nan], [100, 100, 100])
     assert m["median"] == pytest.approx(0.1) and m["n"] == 2
+
+
+def test_leaderboard_combined_model_and_claims_on_a_synthetic_pool() -> None:
+    from grokscope.bench.claims import claim_rows
+    from grokscope.bench.leaderboard import pool_summary, score_all
+    from grokscope.bench.predictors import PREDICTORS
+
+    pool = _pool(30, seed=2)
+    for m in pool:  # give every member the metrics of a few shipped predictors (weight norm informative)
+        rng = np.random.default_rng(m.seed * 7 + m.grokked)
+        n = STEPS.size
+        m.history.metrics.update({"norm/total": (5.0 if m.grokked else 8.0) + rng.standard_normal(n),
+                                  "train/loss": np.exp(-STEPS / 300.0), "lar/lar": rng.random(n)})
+    names = ["step", "weight_norm", "lar", "train_loss"]
+    board = score_all(pool, SETTINGS, names=names)
+    rows = {r["predictor"]: r for r in board["rows"]}
+    assert rows["step"]["auroc"] == 0.5  # the clock is constant across runs at one question step
+    assert rows["weight_norm"]["auroc"] > 0.8
+    assert rows["combined_label_free"]["inputs"] == ["step", "weight_norm", "lar"]  # train loss reads labels
+    assert rows["combined_label_free"]["auroc"] > 0.7
+    assert board["combined_vs_best"]["best_single"] == "weight_norm"
+    assert [r["rank"] for r in board["rows"]] == sorted(r["rank"] for r in board["rows"])
+    doc = {"rows": board["rows"]}
+    verdicts = {c.claim.split(" ")[0]: c.verdict for c in claim_rows(doc, pool, SETTINGS)}
+    assert verdicts["LAR"] in ("not reproduced", "contradicted")  # random LAR carries nothing
+    assert pool_summary(pool, SETTINGS)["grokked"] == 30
+    assert "lar" in PREDICTORS and PREDICTORS.get("test_loss").uses == "test labels"
+
+
+def test_cli_refuses_an_unknown_pool_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from grokscope.cli import main
+
+    monkeypatch.setattr("sys.argv", ["grokscope", "bench-predictors", "--pool", "no-such-pool"])
+    with pytest.raises(SystemExit) as e:
+        main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert err.count("\n") == 1 and "no pool spec 'no-such-pool'" in err

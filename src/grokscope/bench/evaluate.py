@@ -187,6 +187,8 @@ def score_predictor(p: Predictor, members: Sequence[Member], settings: Settings,
         held, info = held_out_scores(sc, members, folds, q, avail)
         by_q[f"{q:g}"] = {**auroc_of(members, held, settings), **info}
     head = by_q[f"{settings.headline:g}"]
+    held, _ = held_out_scores(sc, members, folds, settings.headline, avail)
+    row["held_out"] = [[members[i].key, _num(v), members[i].grokked] for i, v in sorted(held.items())]
     row.update({"auroc": head["auroc"], "auroc_ci95": head["ci95"], "n_pos": head["n_pos"], "n_neg": head["n_neg"],
                 "by_question": by_q})
     tf = task_folds(members)
@@ -234,7 +236,9 @@ def combined(members: Sequence[Member], predictors: Sequence[Predictor], setting
         if q == settings.headline:
             head_held = held
     head = by_q[f"{settings.headline:g}"]
-    return {"_held": head_held, "predictor": name, "kind": "combined", "label_free": all(p.label_free for p in predictors),
+    held_out = [[members[i].key, _num(v), members[i].grokked] for i, v in sorted(head_held.items())]
+    return {"_held": head_held, "held_out": held_out, "predictor": name, "kind": "combined",
+            "label_free": all(p.label_free for p in predictors),
             "uses": "none" if all(p.label_free for p in predictors) else "labels", "status": "scored",
             "inputs": [p.name for p in predictors], "auroc": head["auroc"], "auroc_ci95": head["ci95"],
             "n_pos": head["n_pos"], "n_neg": head["n_neg"], "by_question": by_q, "lead_time": None,
