@@ -88,24 +88,44 @@ def family_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _n_runs(fam: dict[str, Any]) -> int:
+    from ..sweep.spec import load_spec as load_sweep
+
+    return len(load_sweep(fam).runs)
+
+
 def build_pool(spec: dict[str, Any], out: Path, workers: int | None = None, progress: Any = None,
                device: str = "auto") -> dict[str, Any]:
-    """Train (or resume) every family's sweep into ``out/<family>``; returns per-family counts."""
+    """Train (or resume) every family's sweep into ``out/<family>``; returns per-family counts.
+
+    Families run side by side, ``workers`` at a time (each its own one-worker sweep; largest first), so a family
+    with a single run does not leave a core idle while it trains."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..store.atomic import write_json
+    from ..sweep.executors import available_cores
     from ..sweep.runner import run_sweep
 
     out.mkdir(parents=True, exist_ok=True)
-    done: dict[str, Any] = {}
     write_json(out / POOL_FILE, {"kind": "bench-pool", "name": spec.get("name", "pool"), "spec": spec,
                                  "complete": False})
-    for fam in family_specs(spec):
-        res = run_sweep(fam, out=out / fam["name"], workers=workers, threads_per_worker=1,
+    fams = sorted(family_specs(spec), key=lambda f: -_n_runs(f))
+    n = max(1, min(workers or available_cores(), len(fams)))
+
+    def one(fam: dict[str, Any]) -> tuple[str, Any]:
+        res = run_sweep(fam, out=out / fam["name"], workers=1, threads_per_worker=1,
                         progress=progress(fam["name"]) if progress else None, device=device)
+        return fam["name"], res
+
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(one, fams))
+    done: dict[str, Any] = {}
+    for name, res in results:
         if res.failed:
             first = res.failed[0]
-            raise UserError(f"pool family {fam['name']}: {len(res.failed)} runs failed (first: {first.run_id}: "
+            raise UserError(f"pool family {name}: {len(res.failed)} runs failed (first: {first.run_id}: "
                             f"{first.error}); rerun to resume: finished runs are reused")
-        done[fam["name"]] = {"trained": res.runs_trained, "skipped": res.runs_skipped}
+        done[name] = {"trained": res.runs_trained, "skipped": res.runs_skipped}
     write_json(out / POOL_FILE, {"kind": "bench-pool", "name": spec.get("name", "pool"), "spec": spec,
                                  "complete": True, "families": done})
     return done
