@@ -182,12 +182,13 @@ def score_predictor(p: Predictor, members: Sequence[Member], settings: Settings,
         if reason:
             return {**row, "status": f"rejected: {reason}", "auroc": None}
     row["status"] = "scored"
-    by_q = {}
+    by_q, helds = {}, {}
     for q in settings.questions:
-        held, info = held_out_scores(sc, members, folds, q, avail)
-        by_q[f"{q:g}"] = {**auroc_of(members, held, settings), **info}
+        helds[q], info = held_out_scores(sc, members, folds, q, avail)
+        by_q[f"{q:g}"] = {**auroc_of(members, helds[q], settings), **info}
     head = by_q[f"{settings.headline:g}"]
-    held, _ = held_out_scores(sc, members, folds, settings.headline, avail)
+    held = helds[settings.headline] if settings.headline in helds else \
+        held_out_scores(sc, members, folds, settings.headline, avail)[0]
     row["held_out"] = [[members[i].key, _num(v), members[i].grokked] for i, v in sorted(held.items())]
     row.update({"auroc": head["auroc"], "auroc_ci95": head["ci95"], "n_pos": head["n_pos"], "n_neg": head["n_neg"],
                 "by_question": by_q})

@@ -157,7 +157,7 @@ register("norm_peak", lambda h, _: S.drop_from_peak(h.get("norm/total")), needs=
 register("first_passage", lambda h, fitted: -_forecast(h, fitted), uses="train labels", needs=("norm/sq",),
          source="02 §10", fit=_fit_forecast, forecasts=True,
          about="minus the first-passage forecast of T_grok (κ = 0.252 fixed; V★ fitted on the calibration part)")
-register("llc", _nan_signal, needs=("train/loss",), source="devinterp (Lau et al. 2023)", checkpoint=True,
+register("llc", _nan_signal, uses="train labels", needs=("train/loss",), source="devinterp (Lau et al. 2023)", checkpoint=True,
          about="SGLD local learning coefficient λ̂ at the question step's checkpoint (bench/llc.py)")
 register("esd_alpha", _nan_signal, needs=("train/loss",), source="02 §9 (WeightWatcher α)", checkpoint=True,
          about="native Hill estimate of the power-law exponent of the weight ESDs (not the weightwatcher package)")
