@@ -26,6 +26,8 @@ def bench_predictors(
     folds: int = typer.Option(2, "--folds", help="seed folds of the held-out split"),
     no_checkpoints: bool = typer.Option(False, "--no-checkpoints", help="skip the checkpoint predictors (LLC, α)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda (pool building)"),
+    executor: str = typer.Option("local", "--executor", help="local (process pools) or ray (pool building)"),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (e.g. auto)"),
     threads: int = typer.Option(1, "--threads", help="torch threads while scoring (the pool's workers use 1 each)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines"),
 ) -> None:
@@ -36,6 +38,8 @@ def bench_predictors(
     from .bench.leaderboard import run_bench
     from .cli_reproduce import _console
 
+    if executor not in ("local", "ray"):
+        raise UserError(f"unknown executor {executor!r} (choose local or ray)")
     if not 0 < fpr < 1:
         raise UserError("--fpr must be in (0, 1)")
     if folds < 2:
@@ -55,7 +59,7 @@ def bench_predictors(
     with torch_threads(check_threads(threads)):
         doc = run_bench(pool, out, workers, settings, progress=progress,
                         log=None if quiet else (lambda s: err.print(s)), device=device,
-                        checkpoints=not no_checkpoints)
+                        checkpoints=not no_checkpoints, executor=executor, address=address)
     if as_json:
         print_json(doc)
     else:

@@ -67,7 +67,7 @@ def score_all(members: Sequence[Member], settings: Settings, ckpt: dict[str, Any
 
 def run_bench(pool: str | Path, out: Path | None = None, workers: int | None = None, settings: Settings | None = None,
               progress: Any = None, log: Callable[[str], Any] | None = None, device: str = "auto",
-              checkpoints: bool = True) -> dict[str, Any]:
+              checkpoints: bool = True, executor: str = "local", address: str | None = None) -> dict[str, Any]:
     """``pool``: a shipped pool name or spec file (built into ``out``, reused when already there) or a directory
     of runs (scored as it is). Returns the leaderboard document, also written to ``<dir>/bench/leaderboard.json``."""
     from ..store.atomic import write_json
@@ -87,7 +87,7 @@ def run_bench(pool: str | Path, out: Path | None = None, workers: int | None = N
     else:
         spec = load_spec(pool)
         root = Path(out) if out is not None else Path("runs") / f"pool-{spec.get('name', p.stem)}"
-        built = build_pool(spec, root, workers, progress, device)
+        built = build_pool(spec, root, workers, progress, device, executor, address)
     build_s = time.perf_counter() - t_build
     t0 = time.perf_counter()
     if settings is None:

@@ -95,11 +95,12 @@ def _n_runs(fam: dict[str, Any]) -> int:
 
 
 def build_pool(spec: dict[str, Any], out: Path, workers: int | None = None, progress: Any = None,
-               device: str = "auto") -> dict[str, Any]:
+               device: str = "auto", executor: str = "local", address: str | None = None) -> dict[str, Any]:
     """Train (or resume) every family's sweep into ``out/<family>``; returns per-family counts.
 
     Families run side by side, ``workers`` at a time (each its own one-worker sweep; largest first), so a family
-    with a single run does not leave a core idle while it trains."""
+    with a single run does not leave a core idle while it trains. With ``executor="ray"`` the families go to the
+    cluster one after the other, each sweep spreading its runs over it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ..store.atomic import write_json
@@ -110,10 +111,11 @@ def build_pool(spec: dict[str, Any], out: Path, workers: int | None = None, prog
     write_json(out / POOL_FILE, {"kind": "bench-pool", "name": spec.get("name", "pool"), "spec": spec,
                                  "complete": False})
     fams = sorted(family_specs(spec), key=lambda f: -_n_runs(f))
-    n = max(1, min(workers or available_cores(), len(fams)))
+    n = 1 if executor == "ray" else max(1, min(workers or available_cores(), len(fams)))
 
     def one(fam: dict[str, Any]) -> tuple[str, Any]:
-        res = run_sweep(fam, out=out / fam["name"], workers=1, threads_per_worker=1,
+        res = run_sweep(fam, out=out / fam["name"], workers=workers if executor == "ray" else 1,
+                        threads_per_worker=1, executor=executor, address=address,
                         progress=progress(fam["name"]) if progress else None, device=device)
         return fam["name"], res
 
