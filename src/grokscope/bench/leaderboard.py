@@ -95,7 +95,9 @@ def run_bench(pool: str | Path, out: Path | None = None, workers: int | None = N
         settings = Settings(questions=qs, headline=qs[min(1, len(qs) - 1)])
     members = load_members(root)
     bench_dir = root / BENCH_DIR
-    ckpt, ckpt_cost = (checkpoint_scores(members, settings.questions, bench_dir) if checkpoints else ({}, {}))
+    # the checkpoint predictors (SGLD chains on stored weights) are evaluated at the headline question only: they
+    # dominate the scoring cost; their other questions read "n/a"
+    ckpt, ckpt_cost = (checkpoint_scores(members, (settings.headline,), bench_dir) if checkpoints else ({}, {}))
     board = score_all(members, settings, ckpt, ckpt_cost, log=log)
     doc: dict[str, Any] = {"kind": "bench-leaderboard", "pool": str(root), "pool_name": (spec or {}).get("name"),
                            "settings": settings.as_dict(), "summary": pool_summary(members, settings), **board,
