@@ -108,6 +108,7 @@ def figures(doc: dict[str, Any], out: Path) -> list[dict[str, str]]:
         ax.set_yticks(range(1, len(leads) + 1), [f"{r['predictor']} ({r['lead_time']['n_alarmed']}/"
                                                   f"{r['lead_time']['n_grokked']})" for r in leads], fontsize=7)
         ax.set(xlabel="lead time T_grok − alarm (steps)", title="lead times of alarms before T_grok")
+        fig.subplots_adjust(left=0.32)
         figs.append(("lead_times.png", "Lead-time distributions", "Per predictor, the held-out grokked runs whose "
                      "sustained alarm (threshold calibrated on held-in controls) came before T_grok; in brackets, "
                      "how many of the grokked runs that is.", fig))
