@@ -230,7 +230,7 @@ def _register_extensions() -> None:
     from .cli_analyze import register_modules
 
     register_modules(app, ("cli_sweep", "cli_catalog", "cli_reproduce", "cli_analyze", "cli_laws", "cli_probes",
-                           "cli_config", "cli_workbench", "cli_lm"))
+                           "cli_config", "cli_workbench", "cli_lm", "cli_bench"))
 
 
 _register_extensions()

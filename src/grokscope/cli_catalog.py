@@ -210,13 +210,15 @@ def report(
     """Write a self-contained report.html (figures inline) and its PNGs for a run, a sweep or a directory of runs.
 
     Accuracy curves per cell, T_grok against each swept axis (censored members as hollow triangles at the budget),
-    a median-T_grok heatmap for two-axis grids, and a table of cells (seeds pooled).
+    a median-T_grok heatmap for two-axis grids, and a table of cells (seeds pooled). A predictor pool scored by
+    `grokscope bench-predictors` gets its leaderboard, ROC curves, lead-time distributions and claims instead.
     """
     from rich.console import Console
 
+    from .bench.report import is_pool, write_bench_report
     from .report.html import write_report
 
-    path = write_report(root, out)
+    path = write_bench_report(root, out) if is_pool(root) else write_report(root, out)
     Console(stderr=False, highlight=False).print(f"wrote {path}")
 
 
