@@ -10,9 +10,9 @@ backward, so the first layer's gradient agrees with the plain form to rounding, 
 Blocked form (on CPU, ``M·B·H > BLOCK_ABOVE`` elements). On a wide net the [M, B, H] intermediates are streamed through
 memory several times per step, and a step becomes bound by memory bandwidth, not by the three matmuls (Tian's
 K = 2048 net at p = 71, M = 10, one core of the 2-core dev machine: 2.9 s per x² step batched, 1.15 s blocked,
-0.70 s for the three matmuls alone; ``benchmarks/bench_onehot_kernel.py``). So the blocked form runs member by member over blocks of
-``BLOCK_ELEMS // H`` rows, small enough to stay in cache, and keeps nothing of size B·H for the backward pass: it
-re-gathers the pre-activation of each block there (a gather is far cheaper than a second trip through memory).
+0.70 s for the three matmuls alone; ``benchmarks/bench_onehot_kernel.py``). So the blocked form runs member by
+member over blocks of ``BLOCK_ELEMS // H`` rows, small enough to stay in cache, and keeps nothing of size B·H for
+the backward pass: it re-gathers the pre-activation of each block there (far cheaper than a trip through memory).
 Per block the arithmetic is the same as the batched form; dV is summed over blocks (a different summation order
 of the same terms, so it agrees with the batched form to rounding), dW's row additions happen in the same order
 within each member.
