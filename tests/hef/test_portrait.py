@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from tests.hardening.cli_inproc import cli
 
 from grokscope.hef import kink
 from grokscope.hef.portrait import balance_point, member_portrait
@@ -59,26 +59,11 @@ def test_portrait_finds_entropy_production_at_a_planted_transition() -> None:
     assert r["curves"]["phi"]["phi"].shape == (40, 40)
 
 
-def _cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    """``grokscope ARGS`` in this process: (exit code, stderr)."""
-    from grokscope.cli import main
-
-    old, sys.argv = sys.argv, ["grokscope", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = old
-    return code, capsys.readouterr().err
-
-
 def test_portrait_on_a_missing_run_or_a_run_without_the_sketch_is_one_line_and_exit_2(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code, err = _cli(capsys, "analyze", "portrait", str(tmp_path / "nope"))
-    assert code == 2 and err.strip().count("\n") == 0 and "no run directory" in err
+    o = cli(capsys, "analyze", "portrait", tmp_path / "nope")
+    assert o.code == 2 and o.err.strip().count("\n") == 0 and "no run directory" in o.err
     run = tmp_path / "not-a-run"
     run.mkdir()
-    code, err = _cli(capsys, "analyze", "portrait", str(run))
-    assert code == 2 and err.strip().count("\n") == 0 and err.startswith("error:")
+    o = cli(capsys, "analyze", "portrait", run)
+    assert o.code == 2 and o.err.strip().count("\n") == 0 and o.err.startswith("error:")
